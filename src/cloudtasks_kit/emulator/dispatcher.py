@@ -1,0 +1,315 @@
+"""Due tasks -> HTTP attempts, per queue: rate limits, concurrency, backoff, deadlines.
+
+Each queue has its own runner coroutine and its own in-memory schedule (a heap of
+``(due, seq, name)``); SQLite stays the source of truth. A heap entry whose task was deleted
+or rescheduled is stale and skipped when popped, so deleting or retrying never searches the
+heap, and creating or dispatching costs O(log n) however large the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from google.cloud import tasks_v2
+
+from .backoff import retry_delay
+from .clock import Clock
+from .http_attempt import HttpOutcome, send_http
+from .ratelimit import TokenBucket
+from .stats import Stats
+from .store import AttemptOutcome, Store, TaskRow
+from .tokens import TokenSigner
+
+__all__ = ["Dispatcher", "QueueLimits"]
+
+log = logging.getLogger("cloudtasks_kit.emulator.dispatch")
+
+QueuePb = tasks_v2.Queue.pb()
+TaskPb = tasks_v2.Task.pb()
+_RUNNING = int(tasks_v2.Queue.State.RUNNING)
+_HttpMethod: Any = tasks_v2.HttpMethod  # an IntEnum at run time; typed as int
+_METHODS = {int(method): method.name for method in _HttpMethod}
+_DEFAULT_DEADLINE = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    running: bool
+    max_dispatches_per_second: float
+    max_burst_size: int
+    max_concurrent_dispatches: int
+    max_attempts: int
+    max_retry_duration: float
+    min_backoff: float
+    max_backoff: float
+    max_doublings: int
+
+    @classmethod
+    def of(cls, queue: object) -> QueueLimits:
+        """Read from a Queue message whose defaults were filled in when it was stored."""
+        rate, retry = queue.rate_limits, queue.retry_config  # type: ignore[attr-defined]
+        return cls(
+            running=queue.state == _RUNNING,  # type: ignore[attr-defined]
+            max_dispatches_per_second=rate.max_dispatches_per_second,
+            max_burst_size=rate.max_burst_size,
+            max_concurrent_dispatches=rate.max_concurrent_dispatches,
+            max_attempts=retry.max_attempts,
+            max_retry_duration=retry.max_retry_duration.ToTimedelta().total_seconds(),
+            min_backoff=retry.min_backoff.ToTimedelta().total_seconds(),
+            max_backoff=retry.max_backoff.ToTimedelta().total_seconds(),
+            max_doublings=retry.max_doublings,
+        )
+
+
+@dataclass(eq=False)
+class _QueueRuntime:
+    name: str
+    limits: QueueLimits
+    bucket: TokenBucket
+    heap: list[tuple[float, int, str]] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    runner: asyncio.Task[None] | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        signer: TokenSigner,
+        stats: Stats,
+        client: httpx.AsyncClient,
+        *,
+        tombstone_ttl: float,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._signer = signer
+        self._stats = stats
+        self._client = client
+        self._tombstone_ttl = tombstone_ttl
+        self._queues: dict[str, _QueueRuntime] = {}
+        self._in_flight: set[str] = set()
+        self._attempts: set[asyncio.Task[None]] = set()
+        self._seq = itertools.count()
+        self._started = False
+        clock.subscribe(self._wake_all)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Rebuild every queue's schedule from the store and start dispatching."""
+        for queue, name, due in self._store.pending():
+            runtime = self._queues.get(queue)
+            if runtime is not None:
+                runtime.heap.append((due, next(self._seq), name))
+        for runtime in self._queues.values():
+            heapq.heapify(runtime.heap)
+            self._start_runner(runtime)
+        self._started = True
+
+    async def stop(self) -> None:
+        self._clock.unsubscribe(self._wake_all)
+        tasks = [r.runner for r in self._queues.values() if r.runner is not None]
+        tasks += list(self._attempts)
+        for task in tasks:
+            task.cancel()
+        # Cancelled attempts stay stored as pending: the next start dispatches them again.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- queues ---------------------------------------------------------------------------
+
+    def queue_changed(self, name: str, queue: object) -> None:
+        limits = QueueLimits.of(queue)
+        runtime = self._queues.get(name)
+        if runtime is None:
+            bucket = TokenBucket(
+                limits.max_dispatches_per_second, limits.max_burst_size, self._clock.now()
+            )
+            runtime = self._queues[name] = _QueueRuntime(name, limits, bucket)
+            if self._started:
+                self._start_runner(runtime)
+        else:
+            runtime.limits = limits
+            runtime.bucket.reconfigure(limits.max_dispatches_per_second, limits.max_burst_size)
+        runtime.wake.set()
+
+    def queue_removed(self, name: str) -> None:
+        runtime = self._queues.pop(name, None)
+        if runtime is not None and runtime.runner is not None:
+            runtime.runner.cancel()
+
+    def queue_purged(self, name: str) -> None:
+        runtime = self._queues.get(name)
+        if runtime is not None:
+            runtime.heap.clear()
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def schedule(self, queue: str, name: str, due: float) -> None:
+        runtime = self._queues[queue]
+        heapq.heappush(runtime.heap, (due, next(self._seq), name))
+        if runtime.heap[0][2] == name:
+            runtime.wake.set()
+
+    def run_now(self, row: TaskRow) -> bool:
+        """Dispatch at once, past pause, rate and concurrency limits (RunTask)."""
+        runtime = self._queues.get(row.queue)
+        if runtime is None or row.name in self._in_flight:
+            return False
+        self._spawn(runtime, row)
+        return True
+
+    def is_in_flight(self, name: str) -> bool:
+        return name in self._in_flight
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _start_runner(self, runtime: _QueueRuntime) -> None:
+        runtime.runner = asyncio.get_running_loop().create_task(
+            self._run(runtime), name=f"queue {runtime.name}"
+        )
+
+    def _wake_all(self) -> None:
+        for runtime in self._queues.values():
+            runtime.wake.set()
+
+    async def _run(self, q: _QueueRuntime) -> None:
+        while True:
+            q.wake.clear()
+            limits = q.limits
+            if not limits.running or not q.heap or q.in_flight >= limits.max_concurrent_dispatches:
+                await q.wake.wait()
+                continue
+            now = self._clock.now()
+            due, _, name = q.heap[0]
+            if due > now:
+                await _wait(q.wake, due - now)
+                continue
+            wait = q.bucket.take(now)
+            if wait > 0:
+                await _wait(q.wake, wait)
+                continue
+            heapq.heappop(q.heap)
+            row = self._store.task(name)
+            if row is None or row.due != due or name in self._in_flight:
+                q.bucket.refund()  # a stale entry: the task was deleted, run or rescheduled
+                continue
+            self._spawn(q, row)
+
+    def _spawn(self, q: _QueueRuntime, row: TaskRow) -> None:
+        self._in_flight.add(row.name)
+        q.in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._attempt(q, row))
+        self._attempts.add(task)
+        task.add_done_callback(self._attempts.discard)
+
+    async def _attempt(self, q: _QueueRuntime, row: TaskRow) -> None:
+        try:
+            task = TaskPb.FromString(row.body)
+            request = task.http_request
+            self._store.start_attempt(row.name, self._clock.now())
+            deadline = (
+                task.dispatch_deadline.ToTimedelta().total_seconds()
+                if task.HasField("dispatch_deadline")
+                else _DEFAULT_DEADLINE
+            )
+            outcome = await send_http(
+                self._client,
+                method=_METHODS.get(request.http_method, "POST"),
+                url=request.url,
+                headers=self._headers(row, request),
+                body=request.body,
+                deadline=deadline,
+            )
+            self._finish(q, row, request.url, outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A dispatch must never kill the loop; the task stays stored and is retried.
+            log.exception("dispatch of %s failed inside the emulator", row.name)
+        finally:
+            self._in_flight.discard(row.name)
+            q.in_flight -= 1
+            q.wake.set()
+
+    def _headers(self, row: TaskRow, request: object) -> dict[str, str]:
+        headers = dict(request.headers)  # type: ignore[attr-defined]
+        queue_id = row.queue.rsplit("/", 1)[1]
+        headers["X-CloudTasks-QueueName"] = queue_id
+        headers["X-CloudTasks-TaskName"] = row.name.rsplit("/", 1)[1]
+        headers["X-CloudTasks-TaskRetryCount"] = str(row.dispatch_count)
+        headers["X-CloudTasks-TaskExecutionCount"] = str(row.execution_count)
+        headers["X-CloudTasks-TaskETA"] = f"{row.due:.6f}"
+        if row.dispatch_count > 0 and row.last_status is not None:
+            headers["X-CloudTasks-TaskPreviousResponse"] = str(row.last_status)
+            # Google sends this header empty for HTTP targets.
+            headers["X-CloudTasks-TaskRetryReason"] = ""
+        if request.HasField("oidc_token"):  # type: ignore[attr-defined]
+            oidc = request.oidc_token  # type: ignore[attr-defined]
+            audience = oidc.audience or request.url  # type: ignore[attr-defined]
+            token = self._signer.token(
+                audience=audience, email=oidc.service_account_email, now=self._clock.now()
+            )
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _finish(self, q: _QueueRuntime, row: TaskRow, url: str, outcome: HttpOutcome) -> None:
+        now = self._clock.now()
+        attempt = row.dispatch_count + 1
+        status = str(outcome.status) if outcome.responded else outcome.error
+        if outcome.succeeded:
+            self._stats.attempts["succeeded"] += 1
+            self._store.remove_task(row.name, self._tombstone(row, now), "completed")
+            log.info(
+                "dispatch task=%s url=%s status=%s latency_ms=%.1f attempt=%d",
+                row.name, url, status, outcome.latency * 1000, attempt,
+            )  # fmt: skip
+            return
+        limits = q.limits
+        first = row.first_dispatch if row.first_dispatch is not None else now
+        attempts_spent = limits.max_attempts != -1 and attempt >= limits.max_attempts
+        duration_spent = limits.max_retry_duration == 0 or now - first >= limits.max_retry_duration
+        if attempts_spent and duration_spent:
+            self._stats.attempts["gave_up"] += 1
+            self._store.remove_task(row.name, self._tombstone(row, now), "gave up")
+            log.warning(
+                "dispatch task=%s url=%s status=%s latency_ms=%.1f attempt=%d: "
+                "giving up, max_attempts and max_retry_duration are spent",
+                row.name, url, status, outcome.latency * 1000, attempt,
+            )  # fmt: skip
+            return
+        delay = retry_delay(
+            attempt - 1,
+            min_backoff=limits.min_backoff,
+            max_backoff=limits.max_backoff,
+            max_doublings=limits.max_doublings,
+        )
+        if outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+        retry_at = now + delay
+        self._stats.attempts["failed"] += 1
+        log.info(
+            "dispatch task=%s url=%s status=%s latency_ms=%.1f attempt=%d: retry in %.3fs",
+            row.name, url, status, outcome.latency * 1000, attempt, delay,
+        )  # fmt: skip
+        recorded = AttemptOutcome(outcome.status, now if outcome.responded else None)
+        if self._store.fail_attempt(row.name, recorded, retry_at) and row.queue in self._queues:
+            self.schedule(row.queue, row.name, retry_at)
+
+    def _tombstone(self, row: TaskRow, now: float) -> float | None:
+        return now + self._tombstone_ttl if row.named else None
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

@@ -1,0 +1,171 @@
+"""The emulator process: one gRPC server for the APIs, one HTTP server for OIDC discovery
+and admin calls, both on one event loop with the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+
+import grpc
+import uvicorn
+
+from .clock import Clock
+from .config import EmulatorConfig
+from .dispatcher import Dispatcher
+from .http_app import build_http_app
+from .http_attempt import new_http_client
+from .stats import Stats
+from .store import Store
+from .tasks_api import CloudTasksApi
+from .tokens import TokenSigner
+
+__all__ = ["Emulator", "run"]
+
+log = logging.getLogger("cloudtasks_kit.emulator")
+
+_SIGNING_KEY = "oidc_signing_key"
+_HOUSEKEEPING_INTERVAL = 60.0
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    # The emulator owns the process's signals; uvicorn must not take them over.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Emulator:
+    """Cloud Tasks (and, later, Cloud Scheduler) on loopback. ``start()`` inside a running
+    loop, then ``grpc_target`` is what clients dial and ``issuer`` what workers trust."""
+
+    def __init__(self, config: EmulatorConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or Clock(config.clock_offset)
+        self.stats = Stats()
+        self.grpc_port = 0
+        self.http_port = 0
+        self._store: Store | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._http: _EmbeddedUvicorn | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.config.host}:{self.grpc_port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"http://{self.config.host}:{self.http_port}"
+
+    async def start(self) -> None:
+        config = self.config
+        store = self._store = Store(config.data)
+        http_socket = _bind(config.host, config.resolved_http_port())
+        self.http_port = http_socket.getsockname()[1]
+        signer = self._signer(store)
+        self._dispatcher = Dispatcher(
+            store,
+            self.clock,
+            signer,
+            self.stats,
+            new_http_client(),
+            tombstone_ttl=config.task_tombstone_ttl,
+        )
+        tasks_api = CloudTasksApi(store, self._dispatcher, self.clock, self.stats, config)
+        tasks_api.declare_queues(config.declared_queues)
+
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        self._grpc.add_generic_rpc_handlers([tasks_api.handler()])
+        self.grpc_port = self._grpc.add_insecure_port(f"{config.host}:{config.port}")
+        if self.grpc_port == 0:
+            raise OSError(f"cannot listen on {config.host}:{config.port}")
+        await self._grpc.start()
+
+        app = build_http_app(signer, self.stats, self.clock)
+        self._http = _EmbeddedUvicorn(
+            uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        )
+        self._http_task = asyncio.get_running_loop().create_task(
+            self._http.serve(sockets=[http_socket])
+        )
+        while not self._http.started:
+            if self._http_task.done():
+                self._http_task.result()
+            await asyncio.sleep(0.005)
+
+        self._dispatcher.start()
+        self._housekeeping = asyncio.get_running_loop().create_task(self._expire_tombstones())
+
+    def _signer(self, store: Store) -> TokenSigner:
+        # The key persists with the state, so tokens stay verifiable across restarts.
+        pem = store.get_meta(_SIGNING_KEY)
+        signer = TokenSigner(self.issuer, pem)
+        if pem is None:
+            store.set_meta(_SIGNING_KEY, signer.private_key_pem())
+        return signer
+
+    async def _expire_tombstones(self) -> None:
+        assert self._store is not None
+        while True:
+            self._store.expire_tombstones(self.clock.now())
+            await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
+
+    async def stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=0.5)
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+        if self._store is not None:
+            self._store.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(config: EmulatorConfig) -> None:
+    emulator = Emulator(config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await emulator.start()
+    print(
+        f"cloudtasks-kit emulator ready grpc={emulator.grpc_target} http={emulator.issuer} "
+        f"data={config.data or ':memory:'}",
+        flush=True,
+    )
+    try:
+        await stopping.wait()
+    finally:
+        await emulator.stop()
+        log.info("emulator stopped")
+
+
+def run(config: EmulatorConfig) -> int:
+    """Serve until SIGINT or SIGTERM; the ready line on stdout tells where."""
+    asyncio.run(_serve(config))
+    return 0

@@ -1,0 +1,17 @@
+"""Counters the emulator exposes on its HTTP admin side, so tests can assert what it saw."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+__all__ = ["Stats"]
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.rpcs: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rpcs": dict(self.rpcs), "attempts": dict(self.attempts)}

@@ -1,0 +1,529 @@
+"""The ``google.cloud.tasks.v2.CloudTasks`` gRPC methods: validate, store, answer.
+
+Requests are checked completely before anything is written, so a rejected call leaves no
+trace; every answer is built from what was committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from google.cloud import tasks_v2
+from google.protobuf import empty_pb2, field_mask_pb2
+
+from .clock import Clock
+from .config import EmulatorConfig
+from .dispatcher import Dispatcher
+from .errors import (
+    ApiError,
+    already_exists,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+)
+from .http_attempt import rpc_code_for_http
+from .names import location_of, new_task_id, parse_queue_name, parse_task_name
+from .stats import Stats
+from .store import DuplicateName, Store, TaskRow
+
+__all__ = ["SERVICE", "CloudTasksApi"]
+
+SERVICE = "google.cloud.tasks.v2.CloudTasks"
+log = logging.getLogger("cloudtasks_kit.emulator.api")
+
+QueuePb = tasks_v2.Queue.pb()
+TaskPb = tasks_v2.Task.pb()
+# proto-plus enums type-check as plain ints; they are IntEnums at run time.
+_State: Any = tasks_v2.Queue.State
+_Method: Any = tasks_v2.HttpMethod
+_BODY_METHODS = {_Method.POST.value, _Method.PUT.value, _Method.PATCH.value}
+# Queue fields a client may set; the rest (name, state, purge_time) are output only.
+_UPDATABLE = {
+    "rate_limits",
+    "retry_config",
+    "stackdriver_logging_config",
+    "app_engine_routing_override",
+    "http_target",
+}
+# Headers the service sets itself; a task's own values for them are dropped.
+_DROPPED_HEADERS = {"host", "content-length", "user-agent"}
+_DEFAULT_PAGE = 100
+_MAX_PAGE = 1000
+_DEFAULT_DEADLINE = timedelta(minutes=10)
+
+
+class CloudTasksApi:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        stats: Stats,
+        config: EmulatorConfig,
+    ) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._stats = stats
+        self._config = config
+        self._queues: dict[str, Any] = {}
+        for name, body in store.queues():
+            self._queues[name] = QueuePb.FromString(body)
+            dispatcher.queue_changed(name, self._queues[name])
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        methods: dict[str, tuple[Callable[[Any], Any], Any, Any]] = {
+            "CreateQueue": (
+                self.create_queue,
+                tasks_v2.CreateQueueRequest.pb(),
+                QueuePb,
+            ),
+            "GetQueue": (self.get_queue, tasks_v2.GetQueueRequest.pb(), QueuePb),
+            "ListQueues": (
+                self.list_queues,
+                tasks_v2.ListQueuesRequest.pb(),
+                tasks_v2.ListQueuesResponse.pb(),
+            ),
+            "UpdateQueue": (self.update_queue, tasks_v2.UpdateQueueRequest.pb(), QueuePb),
+            "DeleteQueue": (
+                self.delete_queue,
+                tasks_v2.DeleteQueueRequest.pb(),
+                empty_pb2.Empty,
+            ),
+            "PurgeQueue": (self.purge_queue, tasks_v2.PurgeQueueRequest.pb(), QueuePb),
+            "PauseQueue": (self.pause_queue, tasks_v2.PauseQueueRequest.pb(), QueuePb),
+            "ResumeQueue": (self.resume_queue, tasks_v2.ResumeQueueRequest.pb(), QueuePb),
+            "CreateTask": (self.create_task, tasks_v2.CreateTaskRequest.pb(), TaskPb),
+            "GetTask": (self.get_task, tasks_v2.GetTaskRequest.pb(), TaskPb),
+            "ListTasks": (
+                self.list_tasks,
+                tasks_v2.ListTasksRequest.pb(),
+                tasks_v2.ListTasksResponse.pb(),
+            ),
+            "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest.pb(), empty_pb2.Empty),
+            "RunTask": (self.run_task, tasks_v2.RunTaskRequest.pb(), TaskPb),
+        }
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                name: grpc.unary_unary_rpc_method_handler(
+                    guarded(name, method, self._stats),
+                    request_deserializer=request.FromString,
+                    response_serializer=response.SerializeToString,
+                )
+                for name, (method, request, response) in methods.items()
+            },
+        )
+
+    def declare_queues(self, declared: tuple[bytes, ...]) -> None:
+        """Create or update the queues of ``--config`` (declared state wins)."""
+        for body in declared:
+            queue = QueuePb.FromString(body)
+            request = tasks_v2.UpdateQueueRequest.pb()(queue=queue)
+            self.update_queue(request)
+
+    # -- queues ---------------------------------------------------------------------------
+
+    def create_queue(self, request: Any) -> Any:
+        parent = location_of(request.parent)
+        queue = request.queue
+        name = parse_queue_name(queue.name, "queue.name")
+        if name.parent != parent:
+            raise invalid_argument(
+                f"queue.name: {queue.name!r} is not in the parent location {parent!r}"
+            )
+        _check_queue(queue)
+        key = str(name)
+        if key in self._queues:
+            raise already_exists(f"queue {key} already exists")
+        if self._store.queue_tombstone(key, self._clock.now()):
+            raise failed_precondition(
+                f"queue {key}: a queue with this name existed too recently; "
+                "choose another name or wait"
+            )
+        stored = QueuePb()
+        stored.CopyFrom(queue)
+        stored.ClearField("purge_time")
+        stored.state = _State.RUNNING.value
+        return self._save_queue(key, stored)
+
+    def get_queue(self, request: Any) -> Any:
+        return self._queue(request.name)
+
+    def list_queues(self, request: Any) -> Any:
+        parent = location_of(request.parent)
+        state = _state_filter(request.filter)
+        names = sorted(
+            name
+            for name, queue in self._queues.items()
+            if name.startswith(parent + "/queues/") and (state is None or queue.state == state)
+        )
+        page, next_token = _page(names, request.page_size, request.page_token)
+        return tasks_v2.ListQueuesResponse.pb()(
+            queues=[self._queues[n] for n in page], next_page_token=next_token
+        )
+
+    def update_queue(self, request: Any) -> Any:
+        queue = request.queue
+        key = str(parse_queue_name(queue.name, "queue.name"))
+        paths = list(request.update_mask.paths)
+        for path in paths:
+            if path.split(".", 1)[0] not in _UPDATABLE:
+                raise invalid_argument(f"update_mask: {path!r} is not an updatable queue field")
+        existing = self._queues.get(key)
+        if existing is None:
+            # UpdateQueue creates the queue when it does not exist.
+            if self._store.queue_tombstone(key, self._clock.now()):
+                raise failed_precondition(
+                    f"queue {key}: a queue with this name existed too recently"
+                )
+            updated = QueuePb(name=key, state=_State.RUNNING.value)
+        else:
+            updated = QueuePb()
+            updated.CopyFrom(existing)
+        if paths:
+            field_mask_pb2.FieldMask(paths=paths).MergeMessage(
+                queue, updated, replace_message_field=True
+            )
+        else:
+            for field in _UPDATABLE:
+                if queue.HasField(field):
+                    updated.ClearField(field)
+                    getattr(updated, field).CopyFrom(getattr(queue, field))
+        _check_queue(updated)
+        return self._save_queue(key, updated)
+
+    def delete_queue(self, request: Any) -> Any:
+        key = str(self._queue_name(request.name))
+        if key not in self._queues:
+            raise not_found(f"queue {key} does not exist")
+        self._store.delete_queue(key, self._clock.now() + self._config.queue_tombstone_ttl)
+        del self._queues[key]
+        self._dispatcher.queue_removed(key)
+        return empty_pb2.Empty()
+
+    def purge_queue(self, request: Any) -> Any:
+        queue = self._queue(request.name)
+        purged = QueuePb()
+        purged.CopyFrom(queue)
+        purged.purge_time.FromNanoseconds(int(self._clock.now() * 1e9))
+        self._store.purge(purged.name)
+        self._dispatcher.queue_purged(purged.name)
+        return self._save_queue(purged.name, purged)
+
+    def pause_queue(self, request: Any) -> Any:
+        return self._set_state(request.name, _State.PAUSED.value)
+
+    def resume_queue(self, request: Any) -> Any:
+        return self._set_state(request.name, _State.RUNNING.value)
+
+    def _set_state(self, name: str, state: int) -> Any:
+        queue = QueuePb()
+        queue.CopyFrom(self._queue(name))
+        queue.state = state
+        return self._save_queue(queue.name, queue)
+
+    def _queue_name(self, name: str) -> str:
+        return str(parse_queue_name(name))
+
+    def _queue(self, name: str) -> Any:
+        key = self._queue_name(name)
+        queue = self._queues.get(key)
+        if queue is None:
+            raise not_found(f"queue {key} does not exist")
+        return queue
+
+    def _save_queue(self, key: str, queue: Any) -> Any:
+        _fill_queue_defaults(queue)
+        self._store.put_queue(key, queue.SerializeToString())
+        self._queues[key] = queue
+        self._dispatcher.queue_changed(key, queue)
+        return queue
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def create_task(self, request: Any) -> Any:
+        parent = str(parse_queue_name(request.parent, "parent"))
+        now = self._clock.now()
+        task = self._normalized_task(request.task, parent, now)
+        if parent not in self._queues:
+            raise not_found(f"queue {parent} does not exist")
+        named = bool(task.name)
+        if named:
+            reason = self._store.tombstone_reason(task.name, now)
+            if reason is not None:
+                raise already_exists(
+                    f"task {task.name} was {reason} recently; its name cannot be reused yet"
+                )
+        else:
+            task.name = f"{parent}/tasks/{new_task_id()}"
+        due = task.schedule_time.ToNanoseconds() / 1e9
+        row = TaskRow(task.name, parent, due, task.SerializeToString(), named)
+        try:
+            self._store.insert_task(row)
+        except DuplicateName:
+            raise already_exists(f"task {task.name} already exists") from None
+        self._dispatcher.schedule(parent, task.name, due)
+        return task
+
+    def _normalized_task(self, source: Any, parent: str, now: float) -> Any:
+        config = self._config
+        if source.WhichOneof("message_type") != "http_request":
+            raise invalid_argument(
+                "task.http_request: the emulator runs HTTP target tasks only "
+                "(app_engine_http_request is not emulated)"
+            )
+        task = TaskPb()
+        task.CopyFrom(source)
+        for output_only in ("dispatch_count", "response_count", "first_attempt", "last_attempt"):
+            task.ClearField(output_only)
+        task.view = int(tasks_v2.Task.View.BASIC)
+        if task.name:
+            queue, _ = parse_task_name(task.name, "task.name")
+            if queue != parent:
+                raise invalid_argument(
+                    f"task.name: {task.name!r} belongs to queue {queue!r}, "
+                    f"not to the request's parent {parent!r}"
+                )
+        _check_http_request(task.http_request)
+        if task.HasField("schedule_time"):
+            due = task.schedule_time.ToNanoseconds() / 1e9
+            if due > now + config.max_schedule_ahead:
+                raise invalid_argument(
+                    "task.schedule_time: more than "
+                    f"{config.max_schedule_ahead / 86400:g} days in the future"
+                )
+        else:
+            task.schedule_time.FromNanoseconds(int(now * 1e9))
+        if task.HasField("dispatch_deadline"):
+            seconds = task.dispatch_deadline.ToTimedelta().total_seconds()
+            if not config.min_dispatch_deadline <= seconds <= config.max_dispatch_deadline:
+                raise invalid_argument(
+                    f"task.dispatch_deadline: {seconds:g}s is outside "
+                    f"[{config.min_dispatch_deadline:g}s, {config.max_dispatch_deadline:g}s]"
+                )
+        else:
+            task.dispatch_deadline.FromTimedelta(_DEFAULT_DEADLINE)
+        task.create_time.FromNanoseconds(int(now * 1e9))
+        size = task.ByteSize()
+        if size > config.max_task_size:
+            raise invalid_argument(
+                f"task: {size} bytes is over the task size limit of {config.max_task_size} bytes"
+            )
+        return task
+
+    def get_task(self, request: Any) -> Any:
+        parse_task_name(request.name)
+        row = self._store.task(request.name)
+        if row is None:
+            raise self._missing_task(request.name)
+        return _task_view(row)
+
+    def list_tasks(self, request: Any) -> Any:
+        parent = str(self._queue(request.parent).name)
+        size = _page_size(request.page_size)
+        after = _decode_token(request.page_token)
+        rows = self._store.tasks(parent, after, size + 1)
+        next_token = _encode_token(rows[size - 1].name) if len(rows) > size else ""
+        return tasks_v2.ListTasksResponse.pb()(
+            tasks=[_task_view(row) for row in rows[:size]], next_page_token=next_token
+        )
+
+    def delete_task(self, request: Any) -> Any:
+        parse_task_name(request.name)
+        until = self._clock.now() + self._config.task_tombstone_ttl
+        if not self._store.remove_task(request.name, until, "deleted"):
+            raise self._missing_task(request.name)
+        return empty_pb2.Empty()
+
+    def run_task(self, request: Any) -> Any:
+        parse_task_name(request.name)
+        row = self._store.task(request.name)
+        if row is None:
+            raise self._missing_task(request.name)
+        if not self._dispatcher.is_in_flight(row.name):
+            row.due = self._clock.now()
+            self._store.reschedule(row.name, row.due)
+            self._dispatcher.run_now(row)
+        return _task_view(row)
+
+    def _missing_task(self, name: str) -> ApiError:
+        reason = self._store.tombstone_reason(name, self._clock.now())
+        if reason is not None:
+            return not_found(f"task {name} does not exist: it was {reason} recently")
+        return not_found(f"task {name} does not exist")
+
+
+def guarded(
+    method: str, call: Callable[[Any], Any], stats: Stats
+) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    """Turn a plain method into a gRPC handler: typed errors become status codes, and a bug
+    becomes INTERNAL for that one call instead of taking the server down."""
+
+    async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        stats.rpcs[method] += 1
+        try:
+            return call(request)
+        except ApiError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("%s failed", method)
+            error = ApiError(grpc.StatusCode.INTERNAL, f"{method}: {type(exc).__name__}: {exc}")
+        await context.abort(error.code, error.message)
+
+    return handle
+
+
+def _check_http_request(http: Any) -> None:
+    url = http.url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid_argument(
+            f"task.http_request.url: {url!r} is not an absolute http:// or https:// URL"
+        )
+    if len(url) > 2083:
+        raise invalid_argument("task.http_request.url: longer than 2083 characters")
+    if http.http_method == _Method.HTTP_METHOD_UNSPECIFIED.value:
+        http.http_method = _Method.POST.value
+    if http.body and http.http_method not in _BODY_METHODS:
+        method = _Method(http.http_method).name
+        raise invalid_argument(
+            f"task.http_request.body: a body is allowed only with POST, PUT or PATCH, not {method}"
+        )
+    for header in list(http.headers):
+        if not header or any(c in header for c in " \t\r\n:"):
+            raise invalid_argument(f"task.http_request.headers: {header!r} is not a header name")
+        if any(c in http.headers[header] for c in "\r\n"):
+            raise invalid_argument(f"task.http_request.headers[{header!r}]: line break in value")
+        if header.lower() in _DROPPED_HEADERS:
+            del http.headers[header]
+    http.headers["User-Agent"] = "Google-Cloud-Tasks"
+    token_kind = http.WhichOneof("authorization_header")
+    if token_kind == "oauth_token":
+        if not (parts.hostname or "").endswith(".googleapis.com"):
+            raise invalid_argument(
+                "task.http_request.oauth_token: OAuth tokens are only for *.googleapis.com "
+                "targets; use oidc_token"
+            )
+        if not http.oauth_token.service_account_email:
+            raise invalid_argument("task.http_request.oauth_token.service_account_email: empty")
+    elif token_kind == "oidc_token" and not http.oidc_token.service_account_email:
+        raise invalid_argument("task.http_request.oidc_token.service_account_email: empty")
+
+
+def _check_queue(queue: Any) -> None:
+    rate = queue.rate_limits
+    if rate.max_dispatches_per_second < 0 or rate.max_dispatches_per_second > 500:
+        raise invalid_argument(
+            "queue.rate_limits.max_dispatches_per_second: must be in (0, 500], "
+            f"got {rate.max_dispatches_per_second:g}"
+        )
+    if rate.max_concurrent_dispatches < 0 or rate.max_concurrent_dispatches > 5000:
+        raise invalid_argument(
+            "queue.rate_limits.max_concurrent_dispatches: must be in [1, 5000], "
+            f"got {rate.max_concurrent_dispatches}"
+        )
+    if rate.max_burst_size < 0:
+        raise invalid_argument("queue.rate_limits.max_burst_size: must not be negative")
+    retry = queue.retry_config
+    if retry.max_attempts < -1:
+        raise invalid_argument(
+            f"queue.retry_config.max_attempts: must be -1 (unlimited) or more, "
+            f"got {retry.max_attempts}"
+        )
+    if retry.max_doublings < 0:
+        raise invalid_argument("queue.retry_config.max_doublings: must not be negative")
+    for name in ("min_backoff", "max_backoff", "max_retry_duration"):
+        if retry.HasField(name) and getattr(retry, name).ToNanoseconds() < 0:
+            raise invalid_argument(f"queue.retry_config.{name}: must not be negative")
+    if (
+        retry.HasField("min_backoff")
+        and retry.HasField("max_backoff")
+        and retry.min_backoff.ToNanoseconds() > retry.max_backoff.ToNanoseconds()
+    ):
+        raise invalid_argument("queue.retry_config: min_backoff is greater than max_backoff")
+
+
+def _fill_queue_defaults(queue: Any) -> None:
+    """Google's defaults for what the client left unset (zero means unset in proto3)."""
+    rate = queue.rate_limits
+    rate.max_dispatches_per_second = rate.max_dispatches_per_second or 500.0
+    rate.max_burst_size = rate.max_burst_size or 100
+    rate.max_concurrent_dispatches = rate.max_concurrent_dispatches or 1000
+    retry = queue.retry_config
+    retry.max_attempts = retry.max_attempts or 100
+    retry.max_doublings = retry.max_doublings or 16
+    if not retry.HasField("min_backoff"):
+        retry.min_backoff.FromMilliseconds(100)
+    if not retry.HasField("max_backoff"):
+        retry.max_backoff.FromSeconds(3600)
+    if not retry.HasField("max_retry_duration"):
+        retry.max_retry_duration.FromSeconds(0)
+    if queue.state == _State.STATE_UNSPECIFIED.value:
+        queue.state = _State.RUNNING.value
+
+
+def _task_view(row: TaskRow) -> Any:
+    task = TaskPb.FromString(row.body)
+    task.schedule_time.FromNanoseconds(int(row.due * 1e9))
+    task.dispatch_count = row.dispatch_count
+    task.response_count = row.response_count
+    if row.first_dispatch is not None:
+        task.first_attempt.dispatch_time.FromNanoseconds(int(row.first_dispatch * 1e9))
+    if row.last_dispatch is not None:
+        last = task.last_attempt
+        last.dispatch_time.FromNanoseconds(int(row.last_dispatch * 1e9))
+        if row.last_response is not None:
+            last.response_time.FromNanoseconds(int(row.last_response * 1e9))
+        if row.last_status is not None:
+            last.response_status.code = rpc_code_for_http(row.last_status)
+            last.response_status.message = f"HTTP {row.last_status}"
+    return task
+
+
+def _state_filter(text: str) -> int | None:
+    if not text.strip():
+        return None
+    key, _, value = text.partition(":")
+    if key.strip() != "state" or value.strip() not in _State.__members__:
+        raise invalid_argument(
+            f"filter: {text!r} is not supported; the emulator filters on 'state: PAUSED' "
+            "(or another state) only"
+        )
+    return int(_State[value.strip()].value)
+
+
+def _page_size(requested: int) -> int:
+    if requested < 0:
+        raise invalid_argument("page_size: must not be negative")
+    return min(requested or _DEFAULT_PAGE, _MAX_PAGE)
+
+
+def _page(names: list[str], page_size: int, token: str) -> tuple[list[str], str]:
+    size = _page_size(page_size)
+    after = _decode_token(token)
+    remaining = [n for n in names if n > after]
+    page = remaining[:size]
+    return page, (_encode_token(page[-1]) if len(remaining) > size else "")
+
+
+def _encode_token(last: str) -> str:
+    return base64.urlsafe_b64encode(last.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise invalid_argument(f"page_token: {token!r} is not a token this server issued") from None

@@ -1,0 +1,600 @@
+"""The kit's settings: one model, filled from keyword arguments, the environment, ``.env`` and YAML.
+
+Priority, highest first: ``load_settings(**overrides)`` > ``CLOUDTASKS_*`` environment variables
+> ``.env`` > ``config/<env>.yaml`` > ``config/base.yaml`` > the defaults below. Nested keys use
+``__`` in variable names (``CLOUDTASKS_QUEUES__KITCHEN__ID``), and nested mappings merge across
+sources rather than replace each other. Nothing is read until the settings are built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, TypeGuard, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from cloudtasks_kit._yaml_source import DEFAULT_ENV, ENV_NAME_PATTERN, LayeredYamlSettingsSource
+from cloudtasks_kit.errors import ConfigurationError
+
+__all__ = [
+    "KitSettings",
+    "OidcSettings",
+    "QueueSettings",
+    "RateLimitSettings",
+    "RetrySettings",
+    "WorkerAuthSettings",
+    "load_settings",
+    "queue_path",
+]
+
+ENV_PREFIX = "CLOUDTASKS_"
+NESTED_DELIMITER = "__"
+
+# Cloud Tasks' own limits, checked here so that a bad value fails at start, not at the first task.
+_QUEUE_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
+_QUEUE_PATH = re.compile(r"projects/([^/\s]+)/locations/([^/\s]+)/queues/([A-Za-z0-9-]{1,100})")
+_SEGMENT = re.compile(r"[^/\s]+")
+_JOB_ID_CHARS = re.compile(r"[A-Za-z0-9_-]*")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+MIN_DISPATCH_DEADLINE = timedelta(seconds=15)
+MAX_DISPATCH_DEADLINE = timedelta(minutes=30)
+
+
+# --- value types -------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _parse_duration(value: object) -> object:
+    # Environment variables are always strings, and pydantic does not read "60" or "30s" as a
+    # timedelta; gcloud and the Cloud Tasks docs write durations as "30s", "10m". Anything else
+    # (a number, ISO 8601 "PT30S", "00:00:30") is left to pydantic.
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        amount, unit = match.groups()
+        return timedelta(seconds=float(amount) * _UNIT_SECONDS[(unit or "s").lower()])
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _within_dispatch_limits(value: timedelta) -> timedelta:
+    if not MIN_DISPATCH_DEADLINE <= value <= MAX_DISPATCH_DEADLINE:
+        raise ValueError("must be between 15s and 30m, the limits Cloud Tasks puts on HTTP tasks")
+    return value
+
+
+def _plain_segment(value: str) -> str:
+    # project / location go into resource paths: "projects/p" or "us central" would build a
+    # wrong path that only fails at the first RPC.
+    if not _SEGMENT.fullmatch(value):
+        raise ValueError("must be a bare id such as 'my-project', without '/' or spaces")
+    return value
+
+
+def _queue_id(value: str) -> str:
+    if not _QUEUE_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Cloud Tasks queue id (1-100 letters, digits or '-');"
+            " for a queue key that is not a valid id, set its 'id'"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL such as http://127.0.0.1:8000")
+    return value
+
+
+def _base_url(value: str) -> str:
+    # Route paths start with '/', so a trailing one here would double it.
+    return _http_url(value).rstrip("/")
+
+
+def _host_port(value: str) -> str:
+    host, colon, port = value.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if (
+        not colon
+        or not host
+        or not port.isdigit()
+        or not 0 < int(port) < 65536
+        or any(char in value for char in "/ \t")
+        or (":" in host and not bracketed)
+    ):
+        raise ValueError("must be host:port without a scheme, e.g. 127.0.0.1:8123")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _job_prefix(value: str) -> str:
+    if not _JOB_ID_CHARS.fullmatch(value):
+        raise ValueError("may only hold letters, digits, '-' and '_' (it starts job ids)")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not ENV_NAME_PATTERN.fullmatch(value):
+        raise ValueError("must be a plain name such as dev, test or prod")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_not_negative)]
+DispatchDeadline = Annotated[Duration, AfterValidator(_within_dispatch_limits)]
+Segment = Annotated[str, AfterValidator(_plain_segment)]
+QueueId = Annotated[str, AfterValidator(_queue_id)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
+Email = Annotated[str, AfterValidator(_email)]
+
+
+# --- nested sections ---------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    # An unknown key is almost always a typo; ignoring it would silently keep the default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class OidcSettings(_Section):
+    """The OIDC token Cloud Tasks / Cloud Scheduler attach to each request to the worker."""
+
+    service_account_email: Email
+    #: ``None``: Cloud Tasks uses the task's URL as the audience.
+    audience: str | None = None
+
+
+class RateLimitSettings(_Section):
+    """A queue's rate limits, for ``queues sync``; ``None`` leaves Cloud Tasks' value alone."""
+
+    max_dispatches_per_second: float | None = Field(default=None, gt=0, le=500)
+    #: Cloud Tasks derives this from the rate and reports it; it cannot be set through the API,
+    #: so ``queues sync`` can only compare it.
+    max_burst_size: int | None = Field(default=None, gt=0)
+    max_concurrent_dispatches: int | None = Field(default=None, gt=0, le=5000)
+
+
+class RetrySettings(_Section):
+    """A queue's retry policy, for ``queues sync``; ``None`` leaves Cloud Tasks' value alone."""
+
+    #: ``-1`` means unlimited attempts, as in Cloud Tasks.
+    max_attempts: int | None = Field(default=None, ge=-1)
+    min_backoff: Duration | None = None
+    max_backoff: Duration | None = None
+    max_doublings: int | None = Field(default=None, ge=0)
+    #: ``0`` means no limit, as in Cloud Tasks.
+    max_retry_duration: Duration | None = None
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> RetrySettings:
+        if self.min_backoff and self.max_backoff and self.min_backoff > self.max_backoff:
+            raise ValueError("min_backoff must not be greater than max_backoff")
+        return self
+
+
+class QueueSettings(_Section):
+    """One named queue; the fields other than ``id`` override the top-level ones for it."""
+
+    #: The Cloud Tasks queue id; when omitted, the key under ``queues``.
+    id: QueueId
+    base_url: BaseUrl | None = None
+    oidc: OidcSettings | None = None
+    dispatch_deadline: DispatchDeadline | None = None
+    rate_limits: RateLimitSettings | None = None
+    retry: RetrySettings | None = None
+
+
+class WorkerAuthSettings(_Section):
+    """How the worker checks that a task request really comes from Cloud Tasks / Scheduler."""
+
+    enabled: bool = True
+    #: Must equal the ``iss`` claim exactly, so it is not normalised.
+    issuer: HttpUrl = "https://accounts.google.com"
+    #: ``None``: found through the issuer's ``/.well-known/openid-configuration``.
+    jwks_url: HttpUrl | None = None
+    #: ``None``: the audience is the URL the request was sent to.
+    audience: str | None = None
+    #: Service accounts allowed to call the worker; empty: any, if issuer and audience match.
+    allowed_emails: list[Email] = Field(default_factory=list)
+
+
+# --- the settings model ------------------------------------------------------------------------
+
+
+class KitSettings(BaseSettings):
+    """Everything the kit needs to create tasks and jobs and to accept them in the worker.
+
+    Build it with :func:`load_settings`, which turns validation errors into a
+    :class:`ConfigurationError` naming each bad key and the file or variable it came from.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # A .env file is often shared with other tools: only CLOUDTASKS_* lines are ours, and an
+        # unknown one of those is a typo that must fail like an unknown YAML key.
+        dotenv_filtering="match_prefix",
+        extra="forbid",
+    )
+
+    #: Chooses ``config/<env>.yaml``; read before the files, so it cannot be set in them.
+    env: Annotated[str, AfterValidator(_env_name)] = DEFAULT_ENV
+    #: Where the YAML files live; ``None``: ``./config`` relative to the current directory.
+    config_dir: Path | None = None
+    project: Segment | None = None
+    location: Segment | None = None
+    #: The worker's base URL, e.g. ``http://127.0.0.1:8000``; task URLs are built on it.
+    base_url: BaseUrl | None = None
+    # Declared before default_queue, whose check needs the validated queues.
+    queues: dict[str, QueueSettings] = Field(default_factory=dict)
+    #: A key of ``queues``, a bare queue id or a full queue path.
+    default_queue: str | None = None
+    oidc: OidcSettings | None = None
+    dispatch_deadline: DispatchDeadline | None = None
+    #: Seconds allowed for one CreateTask call.
+    task_create_timeout: float = Field(default=10.0, gt=0)
+    #: Retries of a failed CreateTask call (transient errors only).
+    task_create_retries: int = Field(default=3, ge=0)
+    tracing: bool = True
+    #: The emulator's gRPC address, e.g. ``127.0.0.1:8123``; ``None``: the real Google APIs.
+    emulator_host: HostPort | None = None
+    #: Marks the Cloud Scheduler jobs this app owns, so that a sync never touches others.
+    scheduler_job_prefix: Annotated[str, AfterValidator(_job_prefix)] = ""
+    #: ``None``: the same as ``location``.
+    scheduler_location: Segment | None = None
+    auth: WorkerAuthSettings = Field(default_factory=WorkerAuthSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML files are the checked-in defaults a deployment overrides, so they rank below
+        # everything else. Which files to read is decided by the sources above them. The
+        # secrets-directory source is left out: no setting is read from secret files.
+        higher = (init_settings, env_settings, dotenv_settings)
+        yaml_settings = LayeredYamlSettingsSource(
+            settings_cls,
+            env=_selector("env", higher),
+            config_dir=_selector("config_dir", higher),
+        )
+        return init_settings, env_settings, dotenv_settings, yaml_settings
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _queue_id_defaults_to_key(cls, value: object) -> object:
+        if not isinstance(value, Mapping):
+            return value
+        return {key: _with_default_id(key, entry) for key, entry in value.items()}
+
+    @field_validator("default_queue")
+    @classmethod
+    def _default_queue_resolvable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value in info.data.get("queues", {}):
+            return value
+        if _QUEUE_PATH.fullmatch(value) or _QUEUE_ID.fullmatch(value):
+            return value
+        raise ValueError(
+            f"{value!r} is neither a key of queues, a queue id nor a full queue path"
+            " (projects/P/locations/L/queues/Q)"
+        )
+
+    def queue_path(self, name: str | None = None) -> str:
+        """The full Cloud Tasks path of a queue.
+
+        :param name: a key of ``queues`` (checked first), a bare queue id, or a full
+            ``projects/P/locations/L/queues/Q`` path (returned as is); ``None``: ``default_queue``.
+        :raises ConfigurationError: no queue given and no default, ``name`` fits none of the
+            forms, or project / location are needed but not set.
+        """
+        ref = self._queue_ref(name)
+        if _QUEUE_PATH.fullmatch(ref):
+            return ref
+        configured = self.queues.get(ref)
+        queue_id = configured.id if configured is not None else ref
+        if not _QUEUE_ID.fullmatch(queue_id):
+            raise ConfigurationError(
+                f"queue {ref!r} is neither a key of queues, a queue id nor a full queue path"
+                " (projects/P/locations/L/queues/Q)"
+            )
+        missing = [
+            f"{ENV_PREFIX}{field.upper()}"
+            for field, value in (("project", self.project), ("location", self.location))
+            if value is None
+        ]
+        if self.project is None or self.location is None:
+            raise ConfigurationError(
+                f"cannot build the path of queue {ref!r}: "
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
+            )
+        # The module-level function below: methods are not in scope inside a method body.
+        return queue_path(self.project, self.location, queue_id)
+
+    def queue_settings(self, name: str | None = None) -> QueueSettings | None:
+        """The per-queue settings of a queue given in any form :meth:`queue_path` accepts.
+
+        A key matches its entry; a bare id matches the entry with that ``id``; a full path
+        matches the entry with that id only if it is in this project and location.
+
+        :param name: the queue; ``None``: ``default_queue``.
+        :returns: ``None`` when no entry of ``queues`` matches (or no queue is given at all).
+        """
+        ref = name if name is not None else self.default_queue
+        if ref is None:
+            return None
+        if ref in self.queues:
+            return self.queues[ref]
+        if full := _QUEUE_PATH.fullmatch(ref):
+            project, location, ref = full.groups()
+            if (project, location) != (self.project, self.location):
+                return None
+        return next((queue for queue in self.queues.values() if queue.id == ref), None)
+
+    def _queue_ref(self, name: str | None) -> str:
+        if name is not None:
+            return name
+        if self.default_queue is None:
+            raise ConfigurationError(f"no queue given and {ENV_PREFIX}DEFAULT_QUEUE is not set")
+        return self.default_queue
+
+
+def queue_path(project: str, location: str, queue: str) -> str:
+    """``projects/<project>/locations/<location>/queues/<queue>``, as in fastapi-cloud-tasks.
+
+    :raises ValueError: a part is empty or holds a ``/``, which would shift the path.
+    """
+    for part, value in (("project", project), ("location", location), ("queue", queue)):
+        if not value or "/" in value:
+            raise ValueError(f"{part} must be a non-empty id without '/', got {value!r}")
+    return f"projects/{project}/locations/{location}/queues/{queue}"
+
+
+def load_settings(**overrides: Any) -> KitSettings:
+    """Build the settings from every source, or fail with one error that says what to fix.
+
+    :param overrides: field values that beat every other source, e.g. ``env="test"`` or
+        ``config_dir=tmp_path`` in tests.
+    :raises ConfigurationError: listing each bad key as a dotted path with the file or
+        environment variable it came from.
+    """
+    try:
+        return KitSettings(**overrides)
+    except ValidationError as exc:
+        # ``from None``: pydantic's own message repeats the input values, which may be secrets.
+        raise ConfigurationError(_describe(exc.errors(), overrides)) from None
+    except SettingsError as exc:
+        raise ConfigurationError(_describe_decoding(exc)) from None
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _with_default_id(key: object, entry: object) -> object:
+    if entry is None:  # "kitchen:" with nothing under it in YAML
+        return {"id": key}
+    if isinstance(entry, Mapping) and "id" not in entry:
+        return {**entry, "id": key}
+    return entry
+
+
+def _env_var_key(path: Sequence[object]) -> str:
+    # The model is case-insensitive, so pydantic-settings keeps variable names lower-cased.
+    return (ENV_PREFIX + NESTED_DELIMITER.join(str(part) for part in path)).lower()
+
+
+def _selector(field: str, sources: Sequence[PydanticBaseSettingsSource]) -> Any:
+    """The value of ``env`` / ``config_dir`` from the highest source that sets it, if any.
+
+    The YAML source needs it before any validation, so it is looked up here by hand.
+    """
+    for source in sources:
+        if isinstance(source, InitSettingsSource):
+            value = source.init_kwargs.get(field)
+        elif isinstance(source, EnvSettingsSource):  # .env too: DotEnvSettingsSource is one
+            value = source.env_vars.get(_env_var_key([field]))
+        else:
+            continue
+        if value is not None:
+            return value
+    return None
+
+
+def _describe(errors: Sequence[ErrorDetails], overrides: dict[str, Any]) -> str:
+    # pydantic-settings merges all sources before validating, so an error only knows its key.
+    # Asking the sources again which of them set that key names the file or variable to fix.
+    # This reads the environment and files a second time, but only once start-up has failed.
+    sources = KitSettings.settings_customise_sources(
+        KitSettings,
+        init_settings=InitSettingsSource(KitSettings, init_kwargs=overrides),
+        env_settings=EnvSettingsSource(KitSettings),
+        dotenv_settings=DotEnvSettingsSource(KitSettings),
+        file_secret_settings=SecretsSettingsSource(KitSettings),
+    )
+    for source in sources:
+        if isinstance(source, LayeredYamlSettingsSource):
+            source()  # reads the files; origin() answers from what it read
+    lines = []
+    for error in errors:
+        loc = error["loc"]
+        where = _origin(loc, sources)
+        key = ".".join(str(part) for part in loc) or "settings"
+        lines.append(f"  {key}{f' (from {where})' if where else ''}: {_message(error)}")
+    count = f"{len(lines)} error{'s' if len(lines) != 1 else ''}"
+    return f"invalid settings ({count}):\n" + "\n".join(lines)
+
+
+def _describe_decoding(exc: SettingsError) -> str:
+    # A mapping or list set by one variable (CLOUDTASKS_QUEUES='{...}') must be JSON; when it
+    # is not, pydantic-settings stops before validation and names only the top-level field and
+    # the source. Finding the variable itself means asking that source for its variables.
+    found = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+    if found is None:
+        return f"invalid settings: {exc}"
+    field, source_name = found.groups()
+    source = (
+        DotEnvSettingsSource(KitSettings)
+        if source_name == DotEnvSettingsSource.__name__
+        else EnvSettingsSource(KitSettings)
+    )
+    variable = _undecodable_variable(source.env_vars, field) or (ENV_PREFIX + field).upper()
+    if isinstance(source, DotEnvSettingsSource):
+        where = f"{variable} in {_dotenv_name(source)}"
+    else:
+        where = f"environment variable {variable}"
+    return (
+        f"invalid settings (1 error):\n  {field} (from {where}): not valid JSON, which a"
+        " mapping or list set by one variable must be"
+    )
+
+
+def _undecodable_variable(env_vars: Mapping[str, str | None], field: str) -> str | None:
+    """The variable under ``field`` that needs JSON (its target is a list, dict or model) but
+    does not hold valid JSON."""
+    prefix = _env_var_key([field])
+    for name in sorted(env_vars):
+        if name != prefix and not name.startswith(prefix + NESTED_DELIMITER):
+            continue
+        target = _target_at(name.removeprefix(ENV_PREFIX.lower()).split(NESTED_DELIMITER))
+        needs_json = get_origin(target) in (list, dict) or _is_model(target)
+        try:
+            json.loads(env_vars[name] or "null")
+        except ValueError:
+            if needs_json:
+                return name.upper()
+    return None
+
+
+def _origin(loc: Sequence[str | int], sources: Sequence[PydanticBaseSettingsSource]) -> str | None:
+    """Which source set ``loc``: the longest matching key path wins, then source priority."""
+    for end in range(len(loc), 0, -1):
+        path = loc[:end]
+        for source in sources:
+            if isinstance(source, InitSettingsSource) and _has_path(source.init_kwargs, path):
+                return f"load_settings() argument {path[0]!r}"
+            if isinstance(source, EnvSettingsSource):
+                variable = _env_var_for(source.env_vars, path)
+                if variable is None:
+                    continue
+                if isinstance(source, DotEnvSettingsSource):
+                    return f"{variable} in {_dotenv_name(source)}"
+                return f"environment variable {variable}"
+            if isinstance(source, LayeredYamlSettingsSource):
+                file = source.origin(path)
+                if file is not None:
+                    return str(file)
+    return None
+
+
+def _has_path(data: Mapping[str, Any], path: Sequence[str | int]) -> bool:
+    node: Any = data
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _env_var_for(env_vars: Mapping[str, str | None], path: Sequence[str | int]) -> str | None:
+    """The variable that set ``path``, or (for a missing nested key) one that set a key below it."""
+    name = _env_var_key(path)
+    if name in env_vars:
+        return name.upper()
+    below = sorted(var for var in env_vars if var.startswith(name + NESTED_DELIMITER))
+    return below[0].upper() if below else None
+
+
+def _dotenv_name(source: DotEnvSettingsSource) -> str:
+    env_file = source.env_file
+    if isinstance(env_file, str | Path):
+        return str(env_file)
+    return ".env"
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(error["loc"][:-1])
+        guess = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        return "unknown key" + (f"; did you mean {guess[0]!r}?" if guess else "")
+    return error["msg"].removeprefix("Value error, ")
+
+
+def _known_keys(loc: Sequence[str | int]) -> list[str]:
+    """The field names of the model at ``loc`` (empty when ``loc`` is not a model)."""
+    target = _target_at(loc)
+    return list(target.model_fields) if _is_model(target) else []
+
+
+def _target_at(loc: Sequence[str | int]) -> Any:
+    """The type the settings model expects at ``loc`` (``None`` if it has no such key)."""
+    target: Any = KitSettings
+    for part in loc:
+        target = _without_none(target)
+        if _is_model(target):
+            field = target.model_fields.get(str(part))
+            if field is None:
+                return None
+            target = field.annotation
+        elif get_origin(target) is dict:
+            target = get_args(target)[-1]  # ``part`` is a key chosen by the user
+        else:
+            return None
+    return _without_none(target)
+
+
+def _without_none(annotation: Any) -> Any:
+    """``X`` for ``X | None``; anything else unchanged."""
+    if get_origin(annotation) in (Union, UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+
+from cloudtasks_kit.emulator.backoff import retry_delay
+
+
+def test_documented_example() -> None:
+    # Google's example: 10 s min, 300 s max, 3 doublings.
+    delays = [retry_delay(i, min_backoff=10, max_backoff=300, max_doublings=3) for i in range(8)]
+    assert delays == [10, 20, 40, 80, 160, 240, 300, 300]
+
+
+@pytest.mark.parametrize("doublings", [0, 1, 5, 16])
+def test_never_decreases_and_never_exceeds_max(doublings: int) -> None:
+    delays = [
+        retry_delay(i, min_backoff=0.1, max_backoff=3600, max_doublings=doublings)
+        for i in range(40)
+    ]
+    assert delays == sorted(delays)
+    assert max(delays) <= 3600
+    assert delays[0] == 0.1

@@ -1,0 +1,154 @@
+"""Test doubles that are real servers: a scriptable recording worker, and raw TCP misbehavers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import socketserver
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    at: float  # time.time() on arrival
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    # When set, the handler waits for it (a slow task whose end the test controls).
+    gate: threading.Event | None = None
+
+
+class RecordingWorker:
+    """Records every request per path and answers with scripted replies (200 once exhausted)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self.received: dict[str, list[Received]] = defaultdict(list)
+        self._scripts: dict[str, list[Reply]] = defaultdict(list)
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.max_in_flight: dict[str, int] = defaultdict(int)
+        self.app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self._handle,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                )
+            ]
+        )
+
+    def script(self, path: str, *replies: Reply) -> None:
+        with self._lock:
+            self._scripts[path].extend(replies)
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return len(self.received[path])
+
+    def wait_for(self, path: str, count: int, timeout: float = 20.0) -> list[Received]:
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.received[path]) >= count, timeout):
+                raise AssertionError(
+                    f"{path}: expected {count} requests within {timeout}s, "
+                    f"got {len(self.received[path])}"
+                )
+            return list(self.received[path])
+
+    async def _handle(self, request: Request) -> Response:
+        path = request.url.path
+        body = await request.body()
+        with self._lock:
+            self.received[path].append(
+                Received(
+                    request.method,
+                    path,
+                    request.url.query,
+                    {k.lower(): v for k, v in request.headers.items()},
+                    body,
+                    time.time(),
+                )
+            )
+            self.in_flight[path] += 1
+            self.max_in_flight[path] = max(self.max_in_flight[path], self.in_flight[path])
+            script = self._scripts[path]
+            reply = script.pop(0) if script else Reply()
+            self._lock.notify_all()
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            if reply.gate is not None:
+                await asyncio.get_running_loop().run_in_executor(None, reply.gate.wait, 30)
+            return Response(b"", status_code=reply.status, headers=reply.headers)
+        finally:
+            with self._lock:
+                self.in_flight[path] -= 1
+
+
+class MisbehavingServer:
+    """A TCP server that answers garbage instead of HTTP, or resets the connection."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.connections = 0
+        self._lock = threading.Condition()
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with outer._lock:
+                    outer.connections += 1
+                    outer._lock.notify_all()
+                connection: socket.socket = self.request
+                connection.recv(65536)
+                if outer.mode == "garbage":
+                    connection.sendall(b"this is not HTTP\r\n\r\n\x00\xff")
+                else:  # reset: linger 0 turns close() into an RST
+                    connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
+                connection.close()
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/task"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        with self._lock:
+            if not self._lock.wait_for(lambda: self.connections >= count, timeout):
+                raise AssertionError(f"expected {count} connections, got {self.connections}")
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def wait_until(predicate: object, timeout: float = 20.0, interval: float = 0.02) -> None:
+    """Poll a condition that has no event to wait on (state inside another process)."""
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

@@ -5,8 +5,12 @@ from __future__ import annotations
 __all__ = [
     "CloudTasksKitError",
     "ConfigurationError",
+    "ContainerNotWired",
     "InvalidTaskArguments",
     "RouteNotDelayable",
+    "TaskAlreadyExists",
+    "TaskCreateError",
+    "TaskCreateTimeout",
 ]
 
 
@@ -32,3 +36,23 @@ class InvalidTaskArguments(CloudTasksKitError, TypeError):
         self.route = route
         self.errors = errors
         super().__init__(f"invalid arguments for {route}: " + "; ".join(errors))
+
+
+class ContainerNotWired(ConfigurationError):
+    """``.delay()`` / ``.schedule()`` was called before any kit container was created and wired."""
+
+
+class TaskAlreadyExists(CloudTasksKitError):
+    """A task with this name exists, or existed too recently (de-duplication)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"task {name} already exists or ran recently; its id cannot be reused yet")
+
+
+class TaskCreateError(CloudTasksKitError):
+    """Cloud Tasks refused the task, or kept failing until the create timeout passed."""
+
+
+class TaskCreateTimeout(TaskCreateError):
+    """Transient errors went on past the create timeout; the task was not created."""

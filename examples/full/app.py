@@ -1,0 +1,23 @@
+"""``create_app()``: the container and the worker app, built together.
+
+The dependency-injector FastAPI pattern: the container is created here, not at import, and
+its resources (the Cloud Tasks clients) are closed when the app shuts down.
+"""
+
+from __future__ import annotations
+
+from dependency_injector.ext.starlette import Lifespan
+from fastapi import FastAPI
+
+from cloudtasks_kit import Container
+
+from .tasks import router
+
+
+def create_app() -> FastAPI:
+    container = Container()
+    app = FastAPI(title="cloudtasks-kit full example", lifespan=Lifespan(container))
+    app.include_router(router, prefix="/v1")
+    container.worker_app.override(app)
+    app.state.container = container
+    return app

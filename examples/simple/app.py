@@ -1,0 +1,77 @@
+"""The worker of the simple example: a plain FastAPI app whose task routes get ``.delay()``.
+
+Run it against the emulator with ``make demo`` (see ``demo.py``), or by hand:
+``cloudtasks-kit emulator`` in one terminal, ``uvicorn examples.simple.app:app --port 8000``
+in another (with ``CLOUDTASKS_ENV=dev``), then ``curl localhost:8000/trigger``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header
+from pydantic import BaseModel
+
+from cloudtasks_kit import DelayedRoute, task_default_options
+
+log = logging.getLogger("examples.simple")
+
+
+class Recipe(BaseModel):
+    ingredients: list[str]
+
+
+class Payload(BaseModel):
+    message: str
+
+
+class Kitchen:
+    """What the worker ran, so the demo can show it (and wait for it without sleeping)."""
+
+    def __init__(self) -> None:
+        self.served: list[str] = []
+        self.changed = threading.Condition()
+
+    def serve(self, line: str) -> None:
+        log.warning(line)
+        with self.changed:
+            self.served.append(line)
+            self.changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.served) >= count, timeout)
+
+
+kitchen = Kitchen()
+tasks = APIRouter(route_class=DelayedRoute, prefix="/tasks")
+
+
+@tasks.post("/hello")
+async def hello(p: Payload = Payload(message="Default")) -> None:
+    kitchen.serve(f"hello ran with payload: {p.message}")
+
+
+@tasks.post("/{restaurant}/make_dinner")
+@task_default_options(queue="kitchen")
+async def make_dinner(
+    restaurant: str,
+    recipe: Recipe,
+    x_request_id: Annotated[str, Header()],
+) -> None:
+    kitchen.serve(
+        f"make_dinner at {restaurant} with {', '.join(recipe.ingredients)} (request {x_request_id})"
+    )
+
+
+app = FastAPI(title="cloudtasks-kit simple example")
+app.include_router(tasks)
+
+
+@app.get("/trigger")
+def trigger() -> dict[str, str]:
+    # A plain (sync) endpoint: FastAPI runs it in a thread, so the blocking call is fine here.
+    result = hello.delay(p=Payload(message="Triggered task"))  # type: ignore[attr-defined]
+    return {"task": result.name}

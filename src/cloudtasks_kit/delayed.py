@@ -1,0 +1,226 @@
+"""``DelayedRoute``: every route on a router using it gets ``.delay()`` and ``.options()``.
+
+A call reads top to bottom: options were checked when given; ``delay`` binds and validates
+the arguments against the route's signature (no RPC yet), asks the wired container for a
+:class:`~cloudtasks_kit.enqueue.TaskEnqueuer`, and lets it build, hook and create the task.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from dependency_injector.wiring import Provide, inject
+from fastapi.routing import APIRoute
+
+from .binding import RouteBinder
+from .enqueue import DelayOptions, DelayResult, TaskEnqueuer
+from .errors import ContainerNotWired
+from .hooks import DelayedTaskHook, validated_deadline
+
+__all__ = ["DelayedRoute", "Delayer", "delayer", "task_default_options"]
+
+_DEFAULTS_ATTRIBUTE = "__cloudtasks_delay_options__"
+_TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+_MAX_AHEAD = timedelta(days=30)
+_OPTION_NAMES = tuple(f.name for f in fields(DelayOptions))
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+# What an @inject parameter still holds when no container wired the module.
+_UNWIRED: Any = Provide
+
+
+def task_default_options(**options: Any) -> Callable[[_F], _F]:
+    """Per-route defaults for ``.delay()``: ``countdown``, ``eta``, ``task_id``,
+    ``hash_task_id``, ``queue``, ``base_url``, ``dispatch_deadline``, ``headers``, ``hooks``,
+    ``create_timeout``. Put it below the router decorator."""
+    parsed = _parse_options(DelayOptions(), options)
+
+    def decorate(endpoint: _F) -> _F:
+        setattr(endpoint, _DEFAULTS_ATTRIBUTE, parsed)
+        return endpoint
+
+    return decorate
+
+
+class Delayer:
+    """``.delay()`` for one route with a fixed set of options; ``.options()`` makes another."""
+
+    __slots__ = ("_options", "_route")
+
+    def __init__(self, route: DelayedRoute, options: DelayOptions | None = None) -> None:
+        self._route = route
+        self._options = options
+
+    def options(self, **options: Any) -> Delayer:
+        """A delayer whose options are these over the route's defaults; checked now."""
+        return Delayer(self._route, _parse_options(self._effective_options(), options))
+
+    def delay(self, *args: Any, **kwargs: Any) -> DelayResult:
+        """Validate the arguments against the route, then create the task.
+
+        :raises InvalidTaskArguments: an argument is missing, unknown, positional or of the
+            wrong type (nothing is sent).
+        :raises TaskAlreadyExists: a task with this ``task_id`` exists or ran recently.
+        :raises ContainerNotWired: no kit container was created and wired.
+        """
+        bound = self._route.binder.bind(*args, **kwargs)
+        return _wired_enqueuer().enqueue(self._route, bound, self._effective_options())
+
+    def _effective_options(self) -> DelayOptions:
+        if self._options is not None:
+            return self._options
+        defaults = getattr(self._route.endpoint, _DEFAULTS_ATTRIBUTE, None)
+        return defaults if isinstance(defaults, DelayOptions) else DelayOptions()
+
+
+class DelayedRoute(APIRoute):
+    """Route class for routers whose routes are Cloud Tasks targets.
+
+    Declaring a route checks that every parameter can come from a task's request (so a
+    ``Request`` parameter or several methods fail here, not at ``.delay()`` time) and gives
+    the endpoint function ``.delay`` and ``.options``.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.binder = RouteBinder.for_route(self)
+        self.delayer = Delayer(self)
+        # Users call the function they decorated: make_dinner.delay(...).
+        endpoint.delay = self.delayer.delay  # type: ignore[attr-defined]
+        endpoint.options = self.delayer.options  # type: ignore[attr-defined]
+        endpoint.delayer = self.delayer  # type: ignore[attr-defined]
+
+
+def delayer(endpoint: Callable[..., Any]) -> Delayer:
+    """The typed way to reach ``endpoint.delay`` (a type checker cannot see attributes set on
+    functions): ``delayer(make_dinner).options(countdown=60).delay(...)``."""
+    found = getattr(endpoint, "delayer", None)
+    if not isinstance(found, Delayer):
+        raise TypeError(
+            f"{getattr(endpoint, '__qualname__', endpoint)!r} is not a route of a router "
+            "with route_class=DelayedRoute"
+        )
+    return found
+
+
+@inject
+def _wired_enqueuer(enqueuer: Any = Provide["task_enqueuer"]) -> TaskEnqueuer:
+    if isinstance(enqueuer, _UNWIRED):
+        raise ContainerNotWired(
+            "no cloudtasks-kit container is wired: create one before calling .delay(), e.g. "
+            "`container = cloudtasks_kit.Container(); container.wire(modules=[__name__])`"
+        )
+    result: TaskEnqueuer = enqueuer
+    return result
+
+
+def _parse_options(base: DelayOptions, options: Mapping[str, Any]) -> DelayOptions:
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
+    if unknown:
+        raise TypeError(
+            f"unknown delay option(s) {', '.join(unknown)}; known: {', '.join(_OPTION_NAMES)}"
+        )
+    changes: dict[str, Any] = {
+        name: (_OPTION_CHECKS[name](value) if value is not None else None)
+        for name, value in options.items()
+    }
+    if changes.get("countdown") is not None and changes.get("eta") is not None:
+        raise TypeError("pass countdown or eta, not both")
+    merged = replace(base, **changes)
+    # A countdown given per call replaces a default eta, and the other way round.
+    if changes.get("countdown") is not None:
+        merged = replace(merged, eta=None)
+    if changes.get("eta") is not None:
+        merged = replace(merged, countdown=None)
+    return merged
+
+
+def _countdown(value: Any) -> float:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"countdown: expected seconds or a timedelta, got {value!r}")
+    if value < 0:
+        raise ValueError(f"countdown: must not be negative, got {value}")
+    if value > _MAX_AHEAD.total_seconds():
+        raise ValueError("countdown: Cloud Tasks schedules at most 30 days ahead")
+    return float(value)
+
+
+def _eta(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"eta: expected a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("eta: must be an aware datetime (e.g. datetime.now(UTC) + ...)")
+    if value - datetime.now(UTC) > _MAX_AHEAD:
+        raise ValueError("eta: Cloud Tasks schedules at most 30 days ahead")
+    return value
+
+
+def _task_id(value: Any) -> str:
+    if not isinstance(value, str) or not _TASK_ID.fullmatch(value):
+        raise ValueError(
+            f"task_id: {value!r} must be 1-500 letters, digits, hyphens or underscores"
+        )
+    return value
+
+
+def _text(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{name}: expected a non-empty string, got {value!r}")
+        return value
+
+    return check
+
+
+def _deadline(value: Any) -> timedelta:
+    return validated_deadline(value, "dispatch_deadline")
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"headers: expected a mapping of names to values, got {value!r}")
+    pairs = tuple(value.items())
+    for key, item in pairs:
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(f"headers: names and values must be strings, got {key!r}: {item!r}")
+    return pairs
+
+
+def _hooks(value: Any) -> tuple[DelayedTaskHook, ...]:
+    hooks = tuple(value) if isinstance(value, Sequence) else (value,)
+    for hook in hooks:
+        if not callable(hook):
+            raise TypeError(f"hooks: {hook!r} is not callable")
+    return hooks
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"hash_task_id: expected True or False, got {value!r}")
+    return value
+
+
+def _timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"create_timeout: expected positive seconds, got {value!r}")
+    return float(value)
+
+
+_OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "countdown": _countdown,
+    "eta": _eta,
+    "task_id": _task_id,
+    "hash_task_id": _flag,
+    "queue": _text("queue"),
+    "base_url": _text("base_url"),
+    "dispatch_deadline": _deadline,
+    "headers": _headers,
+    "hooks": _hooks,
+    "create_timeout": _timeout,
+}

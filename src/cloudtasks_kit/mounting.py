@@ -1,0 +1,47 @@
+"""Where a route is really served: the prefixes of every ``include_router`` up to the app.
+
+FastAPI versions that copy routes on ``include_router`` give each copy its full path; newer
+ones keep the router's own route objects and apply prefixes while routing. Walking the app
+answers both ways, so a task's URL is right whatever the installed FastAPI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from .errors import ConfigurationError
+
+__all__ = ["mount_prefix"]
+
+
+def mount_prefix(app: Any, route: APIRoute) -> str:
+    """The path prefix in front of ``route.path`` in ``app`` ("" if it is served as declared).
+
+    :raises ConfigurationError: the app does not serve the route.
+    """
+    for candidate, path_format in _served_routes(app.routes):
+        same = candidate is route or (
+            isinstance(candidate, APIRoute)
+            and candidate.endpoint is route.endpoint
+            and candidate.methods == route.methods
+        )
+        if same and path_format is not None and path_format.endswith(route.path_format):
+            return path_format[: len(path_format) - len(route.path_format)]
+    raise ConfigurationError(
+        f"the worker app does not serve {route.name} ({route.path}); "
+        "include its router in the app given to the container as worker_app"
+    )
+
+
+def _served_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[BaseRoute, str | None]]:
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):  # an included router that FastAPI did not copy
+            for context in contexts():
+                yield context.original_route, context.path_format
+        else:
+            yield route, getattr(route, "path_format", None)

@@ -1,0 +1,43 @@
+"""The examples run as documented."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_simple_demo_runs_every_task() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.simple.demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "[worker] hello ran with payload: Triggered task" in out
+    assert "[worker] make_dinner at Taj with Pav, Bhaji (request r-1)" in out
+    assert "[worker] make_dinner at Dosa Corner with Dosa (request r-2)" in out
+    assert out.count("make_dinner at Taj with Biryani") == 1
+    assert "same task_id again -> TaskAlreadyExists" in out
+    assert "all 4 tasks ran" in out
+
+
+def test_full_example_verifies_tokens_and_connects_the_trace() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.full.run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "send_email: OIDC token verified" in out
+    assert "build_report sales 2026-11-27: OIDC token verified" in out
+    assert "on nightly-reports" in out
+    assert "worker got it: True" in out

@@ -33,9 +33,7 @@ class Container(containers.DeclarativeContainer):
     tasks_client = providers.Resource(clients.tasks_client, settings=settings)
     async_tasks_client = providers.Resource(clients.async_tasks_client, settings=settings)
     scheduler_client = providers.Resource(clients.scheduler_client, settings=settings)
-    async_scheduler_client = providers.Resource(
-        clients.async_scheduler_client, settings=settings
-    )
+    async_scheduler_client = providers.Resource(clients.async_scheduler_client, settings=settings)
 
     delayed_hooks = providers.Singleton(settings_delayed_hooks, settings=settings)
 

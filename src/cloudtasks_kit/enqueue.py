@@ -139,9 +139,7 @@ class TaskEnqueuer:
     def _prefix(self, route: APIRoute) -> str:
         return "" if self.worker_app is None else mount_prefix(self.worker_app, route)
 
-    def _create(
-        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
-    ) -> tasks_v2.Task:
+    def _create(self, request: tasks_v2.CreateTaskRequest, options: DelayOptions) -> tasks_v2.Task:
         timeout = options.create_timeout or self.settings.task_create_timeout
         deadline = time.monotonic() + timeout
         backoff = _FIRST_BACKOFF

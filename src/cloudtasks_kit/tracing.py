@@ -37,9 +37,7 @@ def producer_span(queue_id: str, task_id: str | None) -> Iterator[trace.Span | N
         yield None
         return
     tracer = trace.get_tracer(_TRACER)
-    with tracer.start_as_current_span(
-        f"create {queue_id}", kind=trace.SpanKind.PRODUCER
-    ) as span:
+    with tracer.start_as_current_span(f"create {queue_id}", kind=trace.SpanKind.PRODUCER) as span:
         span.set_attribute("messaging.system", MESSAGING_SYSTEM)
         span.set_attribute("messaging.operation.type", "create")
         span.set_attribute("messaging.destination.name", queue_id)

@@ -7,6 +7,7 @@ the next task goes, with no re-import.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
@@ -140,6 +141,23 @@ class TaskEnqueuer:
         return "" if self.worker_app is None else mount_prefix(self.worker_app, route)
 
     def _create(self, request: tasks_v2.CreateTaskRequest, options: DelayOptions) -> tasks_v2.Task:
+        try:
+            return self._create_with_retries(request, options)
+        except api_exceptions.NotFound:
+            if not self.settings.create_missing_queues:
+                raise TaskCreateError(
+                    f"queue {request.parent} does not exist; create it with "
+                    "`cloudtasks-kit queues sync` (or set create_missing_queues)"
+                ) from None
+        with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another caller
+            self.client.create_queue(
+                parent=request.parent.rsplit("/queues/", 1)[0], queue={"name": request.parent}
+            )
+        return self._create_with_retries(request, options)
+
+    def _create_with_retries(
+        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
         timeout = options.create_timeout or self.settings.task_create_timeout
         deadline = time.monotonic() + timeout
         backoff = _FIRST_BACKOFF
@@ -153,9 +171,7 @@ class TaskEnqueuer:
                     request=request, timeout=remaining, retry=None
                 )
                 return task
-            except api_exceptions.Conflict:
-                # Conflict, not only AlreadyExists: the REST transport raises the parent class.
-                raise TaskAlreadyExists(request.task.name) from None
+            # Before Conflict: Aborted is a Conflict too (409), but worth another try.
             except _TRANSIENT as exc:
                 if attempt == attempts:
                     raise TaskCreateError(
@@ -164,6 +180,11 @@ class TaskEnqueuer:
                     ) from exc
                 time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
                 backoff = min(backoff * 2, _MAX_BACKOFF)
+            except api_exceptions.NotFound:
+                raise  # the queue is missing: _create decides
+            except api_exceptions.Conflict:
+                # Conflict, not only AlreadyExists: the REST transport raises the parent class.
+                raise TaskAlreadyExists(request.task.name) from None
             except api_exceptions.GoogleAPICallError as exc:
                 raise TaskCreateError(f"Cloud Tasks refused the task: {exc}") from exc
         raise TaskCreateTimeout(

@@ -278,6 +278,9 @@ class KitSettings(BaseSettings):
     #: Retries of a failed CreateTask call (transient errors only).
     task_create_retries: int = Field(default=3, ge=0)
     tracing: bool = True
+    #: Create a queue that does not exist on the first ``.delay()`` into it. Off by default:
+    #: queues are infrastructure, declared in settings and created by ``queues sync``.
+    create_missing_queues: bool = False
     #: The emulator's gRPC address, e.g. ``127.0.0.1:8123``; ``None``: the real Google APIs.
     emulator_host: HostPort | None = None
     #: Marks the Cloud Scheduler jobs this app owns, so that a sync never touches others.

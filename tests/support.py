@@ -9,6 +9,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -152,3 +153,40 @@ def wait_until(predicate: object, timeout: float = 20.0, interval: float = 0.02)
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+class Inbox:
+    """What task handlers received, per handler; tests wait on it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._items: dict[str, list[Any]] = defaultdict(list)
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key].append(value)
+            self._lock.notify_all()
+
+    def wait_for(self, key: str, count: int = 1, timeout: float = 20.0) -> list[Any]:
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._items[key]) >= count, timeout):
+                raise AssertionError(
+                    f"{key}: expected {count} calls within {timeout}s, got {len(self._items[key])}"
+                )
+            return list(self._items[key])
+
+    def get(self, key: str) -> list[Any]:
+        with self._lock:
+            return list(self._items[key])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def emulator_rpcs(http_url: str) -> dict[str, int]:
+    """How many calls of each RPC the emulator has answered (its admin endpoint)."""
+    import httpx
+
+    rpcs: dict[str, int] = httpx.get(f"{http_url}/admin/stats", timeout=10).json()["rpcs"]
+    return rpcs

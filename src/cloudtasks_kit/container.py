@@ -13,14 +13,17 @@ from dependency_injector import containers, providers
 
 from . import clients
 from .enqueue import TaskEnqueuer
-from .hooks import settings_delayed_hooks
+from .hooks import settings_delayed_hooks, settings_scheduled_hooks
+from .scheduled import JobScheduler
 from .settings import load_settings
 
 __all__ = ["Container"]
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(modules=["cloudtasks_kit.delayed"])
+    wiring_config = containers.WiringConfiguration(
+        modules=["cloudtasks_kit.delayed", "cloudtasks_kit.scheduled"]
+    )
 
     #: Read from env vars, ``.env`` and ``config/<CLOUDTASKS_ENV>.yaml`` on first use.
     settings = providers.Singleton(load_settings)
@@ -42,5 +45,15 @@ class Container(containers.DeclarativeContainer):
         settings=settings,
         client=tasks_client,
         hooks=delayed_hooks,
+        worker_app=worker_app,
+    )
+
+    scheduled_hooks = providers.Singleton(settings_scheduled_hooks, settings=settings)
+
+    job_scheduler = providers.Factory(
+        JobScheduler,
+        settings=settings,
+        client=scheduler_client,
+        hooks=scheduled_hooks,
         worker_app=worker_app,
     )

@@ -27,6 +27,8 @@ _DEFAULTS_ATTRIBUTE = "__cloudtasks_delay_options__"
 _TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
 _MAX_AHEAD = timedelta(days=30)
 _OPTION_NAMES = tuple(f.name for f in fields(DelayOptions))
+# ``None`` for an option means its default: no countdown, no headers, no extra hooks, ...
+_OPTION_DEFAULTS = {f.name: f.default for f in fields(DelayOptions)}
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # What an @inject parameter still holds when no container wired the module.
@@ -56,7 +58,11 @@ class Delayer:
         self._options = options
 
     def options(self, **options: Any) -> Delayer:
-        """A delayer whose options are these over the route's defaults; checked now."""
+        """A delayer whose options are these over the route's defaults; checked now.
+
+        ``hooks`` run after the route's (and earlier ``.options()``'); ``None`` for any option
+        means its default (``hooks=None`` drops the route's hooks).
+        """
         return Delayer(self._route, _parse_options(self._effective_options(), options))
 
     def delay(self, *args: Any, **kwargs: Any) -> DelayResult:
@@ -125,11 +131,17 @@ def _parse_options(base: DelayOptions, options: Mapping[str, Any]) -> DelayOptio
             f"unknown delay option(s) {', '.join(unknown)}; known: {', '.join(_OPTION_NAMES)}"
         )
     changes: dict[str, Any] = {
-        name: (_OPTION_CHECKS[name](value) if value is not None else None)
+        name: (_OPTION_CHECKS[name](value) if value is not None else _OPTION_DEFAULTS[name])
         for name, value in options.items()
     }
     if changes.get("countdown") is not None and changes.get("eta") is not None:
         raise TypeError("pass countdown or eta, not both")
+    if changes.get("hooks"):
+        # Hooks add to the route's (and earlier .options()'), and run after them, in order.
+        changes["hooks"] = (*base.hooks, *changes["hooks"])
+    if changes.get("headers"):
+        # Headers merge over the route's; a name given again takes the newer value.
+        changes["headers"] = tuple({**dict(base.headers), **dict(changes["headers"])}.items())
     merged = replace(base, **changes)
     # A countdown given per call replaces a default eta, and the other way round.
     if changes.get("countdown") is not None:

@@ -21,9 +21,9 @@ from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
 
 from .binding import BoundRequest
-from .errors import ConfigurationError, TaskAlreadyExists, TaskCreateError, TaskCreateTimeout
+from .errors import TaskAlreadyExists, TaskCreateError, TaskCreateTimeout
 from .hooks import DelayedTaskHook, deadline_delayed_hook, run_hooks
-from .mounting import mount_prefix
+from .mounting import route_url
 from .settings import KitSettings
 from .tracing import producer_span
 
@@ -89,7 +89,7 @@ class TaskEnqueuer:
         request = self.build_request(route, bound, options)
         queue_id = request.parent.rsplit("/", 1)[1]
         task_id = request.task.name.rsplit("/", 1)[1] if request.task.name else None
-        with producer_span(queue_id, task_id) as span:
+        with producer_span(queue_id, task_id, enabled=self.settings.tracing) as span:
             # Settings first, then the route's and the call's: the most specific wins.
             request = run_hooks((*self.hooks, *_option_hooks(options)), request)
             task = self._create(request, options)
@@ -112,7 +112,7 @@ class TaskEnqueuer:
         headers.update(options.headers)
         task = tasks_v2.Task(
             http_request=tasks_v2.HttpRequest(
-                url=self._base_url(options) + self._prefix(route) + bound.path,
+                url=route_url(self._base_url(options), self.worker_app, route, bound.path),
                 http_method=_METHODS[bound.method],
                 headers=headers,
                 body=bound.body,
@@ -125,20 +125,11 @@ class TaskEnqueuer:
             task.schedule_time = schedule
         return tasks_v2.CreateTaskRequest(parent=queue, task=task)
 
-    def _base_url(self, options: DelayOptions) -> str:
+    def _base_url(self, options: DelayOptions) -> object:
         if options.base_url is not None:
-            return options.base_url.rstrip("/")
+            return options.base_url
         queue = self.settings.queue_settings(options.queue)
-        base = (queue.base_url if queue is not None else None) or self.settings.base_url
-        if base is None:
-            raise ConfigurationError(
-                "no worker base URL: set CLOUDTASKS_BASE_URL (or base_url in config/, "
-                "or per queue), or pass .options(base_url=...)"
-            )
-        return str(base).rstrip("/")
-
-    def _prefix(self, route: APIRoute) -> str:
-        return "" if self.worker_app is None else mount_prefix(self.worker_app, route)
+        return (queue.base_url if queue is not None else None) or self.settings.base_url
 
     def _create(self, request: tasks_v2.CreateTaskRequest, options: DelayOptions) -> tasks_v2.Task:
         try:

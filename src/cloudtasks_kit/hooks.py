@@ -23,6 +23,7 @@ __all__ = [
     "oidc_scheduled_hook",
     "run_hooks",
     "settings_delayed_hooks",
+    "settings_scheduled_hooks",
     "validated_deadline",
 ]
 
@@ -113,6 +114,18 @@ def settings_delayed_hooks(settings: KitSettings) -> tuple[DelayedTaskHook, ...]
 
         hooks.append(trace_propagation_hook)
     return tuple(hooks)
+
+
+def settings_scheduled_hooks(settings: KitSettings) -> tuple[ScheduledJobHook, ...]:
+    """OIDC for every job when the settings configure an account (jobs have no queue)."""
+    if settings.oidc is None:
+        return ()
+    return (
+        oidc_scheduled_hook(
+            service_account_email=settings.oidc.service_account_email,
+            audience=settings.oidc.audience,
+        ),
+    )
 
 
 def _settings_oidc_hook(settings: KitSettings) -> DelayedTaskHook:

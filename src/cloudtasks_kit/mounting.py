@@ -15,7 +15,21 @@ from starlette.routing import BaseRoute
 
 from .errors import ConfigurationError
 
-__all__ = ["mount_prefix"]
+__all__ = ["mount_prefix", "route_url", "served_routes"]
+
+
+def route_url(base_url: object, worker_app: Any, route: APIRoute, path: str) -> str:
+    """The URL a task or job calls: the worker's base URL, mount prefixes, the route's path.
+
+    :raises ConfigurationError: no base URL is configured.
+    """
+    if base_url is None:
+        raise ConfigurationError(
+            "no worker base URL: set CLOUDTASKS_BASE_URL (or base_url in config/), "
+            "or pass base_url= where the call takes it"
+        )
+    prefix = "" if worker_app is None else mount_prefix(worker_app, route)
+    return str(base_url).rstrip("/") + prefix + path
 
 
 def mount_prefix(app: Any, route: APIRoute) -> str:
@@ -23,7 +37,7 @@ def mount_prefix(app: Any, route: APIRoute) -> str:
 
     :raises ConfigurationError: the app does not serve the route.
     """
-    for candidate, path_format in _served_routes(app.routes):
+    for candidate, path_format in served_routes(app.routes):
         same = candidate is route or (
             isinstance(candidate, APIRoute)
             and candidate.endpoint is route.endpoint
@@ -37,7 +51,8 @@ def mount_prefix(app: Any, route: APIRoute) -> str:
     )
 
 
-def _served_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[BaseRoute, str | None]]:
+def served_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[BaseRoute, str | None]]:
+    """Every route under ``routes`` with its full path format, through included routers."""
     for route in routes:
         contexts = getattr(route, "effective_route_contexts", None)
         if callable(contexts):  # an included router that FastAPI did not copy

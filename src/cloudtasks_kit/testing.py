@@ -204,7 +204,8 @@ class EagerTasksClient:
     Each ``create_task`` is recorded in :attr:`tasks`; with an ``app``, the task's request is
     sent at once (countdown and ETA ignored) through the app's ASGI interface with the
     headers Cloud Tasks would add, and the answer kept in :attr:`responses`. A non-2xx answer
-    raises :class:`EagerTaskFailed` unless ``raise_on_failure`` is false. Names are
+    raises :class:`EagerTaskFailed`, and an exception in the handler propagates, unless
+    ``raise_on_failure`` is false (then it is kept as the 500 Cloud Tasks would see). Names are
     de-duplicated like the service does, so ``TaskAlreadyExists`` paths can be tested too.
     """
 
@@ -257,7 +258,14 @@ class EagerTasksClient:
         )
         parts = urlsplit(http.url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        response = _call_asgi(self.app, http.http_method.name, target, headers, http.body)
+        response = _call_asgi(
+            self.app,
+            http.http_method.name,
+            target,
+            headers,
+            http.body,
+            raise_app_exceptions=self.raise_on_failure,
+        )
         self.responses.append(response)
         if self.raise_on_failure and not 200 <= response.status_code <= 299:
             raise EagerTaskFailed(
@@ -274,11 +282,19 @@ def _now_timestamp() -> Any:
     return stamp
 
 
-def _call_asgi(app: Any, method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
+def _call_asgi(
+    app: Any,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    raise_app_exceptions: bool = True,
+) -> Any:
     import httpx
 
     async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url="http://eager.local") as client:
             return await client.request(method, target, headers=headers, content=body or None)
 

@@ -31,9 +31,12 @@ def tracing_configured() -> bool:
 
 
 @contextmanager
-def producer_span(queue_id: str, task_id: str | None) -> Iterator[trace.Span | None]:
-    """A PRODUCER span for one CreateTask call; ``None`` (and no work) without an SDK."""
-    if not tracing_configured():
+def producer_span(
+    queue_id: str, task_id: str | None, *, enabled: bool = True
+) -> Iterator[trace.Span | None]:
+    """A PRODUCER span for one CreateTask call; ``None`` (and no work) when tracing is off in
+    settings or no SDK is configured."""
+    if not enabled or not tracing_configured():
         yield None
         return
     tracer = trace.get_tracer(_TRACER)

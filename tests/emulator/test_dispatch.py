@@ -50,7 +50,8 @@ def test_worker_receives_method_url_headers_and_body(
     assert headers["x-cloudtasks-taskretrycount"] == "0"
     assert headers["x-cloudtasks-taskexecutioncount"] == "0"
     eta = float(headers["x-cloudtasks-tasketa"])
-    assert eta == pytest.approx(task.schedule_time.timestamp(), abs=1e-6)
+    # Microseconds: the header has six decimals, the timestamp rounds to microseconds too.
+    assert eta == pytest.approx(task.schedule_time.timestamp(), abs=2e-6)
     assert "x-cloudtasks-taskpreviousresponse" not in headers
     assert "authorization" not in headers
     wait_until(lambda: _gone(client, task.name))

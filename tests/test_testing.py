@@ -56,7 +56,7 @@ def inner(n: int) -> None:
 
 @router.post("/outer/async")
 async def outer_async() -> None:
-    delayer(inner).delay(n=1)
+    await delayer(inner).adelay(n=1)
     inbox.put("order", "outer async")
 
 

@@ -2,9 +2,10 @@
 
 from .binding import BoundRequest
 from .container import Container
-from .delayed import DelayedRoute, Delayer, delayer, task_default_options
+from .delayed import BulkItem, BulkResult, DelayedRoute, Delayer, delayer, task_default_options
 from .enqueue import DelayOptions, DelayResult, TaskEnqueuer
 from .errors import (
+    BlockingDelayWarning,
     CloudTasksKitError,
     ConfigurationError,
     ContainerNotWired,
@@ -23,11 +24,25 @@ from .hooks import (
     oidc_delayed_hook,
     oidc_scheduled_hook,
 )
+from .reconcile import Action
+from .scheduled import (
+    JobRetry,
+    JobScheduler,
+    ScheduledJob,
+    ScheduledRoute,
+    ScheduleResult,
+    scheduled,
+    scheduled_job,
+)
 from .settings import KitSettings, load_settings, queue_path
 from .tracing import trace_propagation_hook
 
 __all__ = [
+    "Action",
+    "BlockingDelayWarning",
     "BoundRequest",
+    "BulkItem",
+    "BulkResult",
     "CloudTasksKitError",
     "ConfigurationError",
     "Container",
@@ -38,9 +53,14 @@ __all__ = [
     "DelayedTaskHook",
     "Delayer",
     "InvalidTaskArguments",
+    "JobRetry",
+    "JobScheduler",
     "KitSettings",
     "RouteNotDelayable",
+    "ScheduleResult",
+    "ScheduledJob",
     "ScheduledJobHook",
+    "ScheduledRoute",
     "TaskAlreadyExists",
     "TaskCreateError",
     "TaskCreateTimeout",
@@ -53,6 +73,8 @@ __all__ = [
     "oidc_delayed_hook",
     "oidc_scheduled_hook",
     "queue_path",
+    "scheduled",
+    "scheduled_job",
     "task_default_options",
     "trace_propagation_hook",
 ]

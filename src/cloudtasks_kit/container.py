@@ -48,6 +48,15 @@ class Container(containers.DeclarativeContainer):
         worker_app=worker_app,
     )
 
+    #: The same, on the async client: what ``adelay()`` / ``adelay_many()`` resolve.
+    async_task_enqueuer = providers.Factory(
+        TaskEnqueuer,
+        settings=settings,
+        client=async_tasks_client,
+        hooks=delayed_hooks,
+        worker_app=worker_app,
+    )
+
     scheduled_hooks = providers.Singleton(settings_scheduled_hooks, settings=settings)
 
     job_scheduler = providers.Factory(

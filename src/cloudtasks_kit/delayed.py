@@ -7,21 +7,37 @@ the arguments against the route's signature (no RPC yet), asks the wired contain
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields, replace
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from dependency_injector.wiring import Provide, inject
 from fastapi.routing import APIRoute
 
-from .binding import RouteBinder
+from .binding import BoundRequest, RouteBinder
 from .enqueue import DelayOptions, DelayResult, TaskEnqueuer
-from .errors import ContainerNotWired
+from .errors import (
+    BlockingDelayWarning,
+    CloudTasksKitError,
+    ContainerNotWired,
+    InvalidTaskArguments,
+    TaskAlreadyExists,
+)
 from .hooks import DelayedTaskHook, validated_deadline
 
-__all__ = ["DelayedRoute", "Delayer", "delayer", "task_default_options"]
+__all__ = [
+    "BulkItem",
+    "BulkResult",
+    "DelayedRoute",
+    "Delayer",
+    "delayer",
+    "task_default_options",
+]
 
 _DEFAULTS_ATTRIBUTE = "__cloudtasks_delay_options__"
 _TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
@@ -68,13 +84,70 @@ class Delayer:
     def delay(self, *args: Any, **kwargs: Any) -> DelayResult:
         """Validate the arguments against the route, then create the task.
 
+        Blocks until Cloud Tasks answers: inside ``async def`` code use :meth:`adelay`.
+
         :raises InvalidTaskArguments: an argument is missing, unknown, positional or of the
             wrong type (nothing is sent).
         :raises TaskAlreadyExists: a task with this ``task_id`` exists or ran recently.
         :raises ContainerNotWired: no kit container was created and wired.
         """
         bound = self._route.binder.bind(*args, **kwargs)
+        _warn_if_loop_running()
         return _wired_enqueuer().enqueue(self._route, bound, self._effective_options())
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> DelayResult:
+        """:meth:`delay` on the container's async client: the event loop keeps running."""
+        bound = self._route.binder.bind(*args, **kwargs)
+        enqueuer = await _awired_enqueuer()
+        return await enqueuer.aenqueue(self._route, bound, self._effective_options())
+
+    def delay_many(
+        self,
+        calls: Iterable[Mapping[str, Any]],
+        *,
+        task_ids: Sequence[str] | None = None,
+        concurrency: int = 16,
+    ) -> BulkResult:
+        """Enqueue one task per mapping of keyword arguments, ``concurrency`` at a time.
+
+        Every item is validated before the first RPC. Items whose ``task_ids`` entry already
+        exists come back as ``already_exists``, so a retried bulk call with the same ids
+        creates nothing twice.
+        """
+        prepared = _prepare_bulk(self._route, self._effective_options(), calls, task_ids)
+        enqueuer = _wired_enqueuer()
+        with ThreadPoolExecutor(max_workers=_concurrency(concurrency)) as pool:
+            items = list(
+                pool.map(
+                    lambda item: _bulk_item(
+                        item[0], lambda: enqueuer.enqueue(self._route, *item[1])
+                    ),
+                    enumerate(prepared),
+                )
+            )
+        return BulkResult(tuple(items))
+
+    async def adelay_many(
+        self,
+        calls: Iterable[Mapping[str, Any]],
+        *,
+        task_ids: Sequence[str] | None = None,
+        concurrency: int = 64,
+    ) -> BulkResult:
+        """:meth:`delay_many` on the async client, ``concurrency`` calls in flight."""
+        prepared = _prepare_bulk(self._route, self._effective_options(), calls, task_ids)
+        enqueuer = await _awired_enqueuer()
+        results: list[BulkItem | None] = [None] * len(prepared)
+        pending = iter(enumerate(prepared))
+
+        async def worker() -> None:
+            for index, (bound, options) in pending:
+                results[index] = await _abulk_item(
+                    index, enqueuer.aenqueue(self._route, bound, options)
+                )
+
+        await asyncio.gather(*(worker() for _ in range(_concurrency(concurrency))))
+        return BulkResult(tuple(item for item in results if item is not None))
 
     def _effective_options(self) -> DelayOptions:
         if self._options is not None:
@@ -97,6 +170,9 @@ class DelayedRoute(APIRoute):
         self.delayer = Delayer(self)
         # Users call the function they decorated: make_dinner.delay(...).
         endpoint.delay = self.delayer.delay  # type: ignore[attr-defined]
+        endpoint.adelay = self.delayer.adelay  # type: ignore[attr-defined]
+        endpoint.delay_many = self.delayer.delay_many  # type: ignore[attr-defined]
+        endpoint.adelay_many = self.delayer.adelay_many  # type: ignore[attr-defined]
         endpoint.options = self.delayer.options  # type: ignore[attr-defined]
         endpoint.delayer = self.delayer  # type: ignore[attr-defined]
 
@@ -111,6 +187,108 @@ def delayer(endpoint: Callable[..., Any]) -> Delayer:
             "with route_class=DelayedRoute"
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItem:
+    index: int
+    status: Literal["created", "already_exists", "failed"]
+    result: DelayResult | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """Per-item outcomes of ``delay_many`` / ``adelay_many``, in the order of the calls."""
+
+    items: tuple[BulkItem, ...]
+
+    @property
+    def created(self) -> list[BulkItem]:
+        return [item for item in self.items if item.status == "created"]
+
+    @property
+    def failed(self) -> list[BulkItem]:
+        return [item for item in self.items if item.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _prepare_bulk(
+    route: DelayedRoute,
+    options: DelayOptions,
+    calls: Iterable[Mapping[str, Any]],
+    task_ids: Sequence[str] | None,
+) -> list[tuple[BoundRequest, DelayOptions]]:
+    """Bind every call and check every id first: a bad item fails the batch before any RPC."""
+    calls = list(calls)
+    if task_ids is not None and len(task_ids) != len(calls):
+        raise ValueError(f"task_ids: {len(task_ids)} ids for {len(calls)} calls")
+    prepared: list[tuple[BoundRequest, DelayOptions]] = []
+    errors: list[str] = []
+    for index, kwargs in enumerate(calls):
+        try:
+            bound = route.binder.bind(**kwargs)
+            item_options = (
+                options if task_ids is None else replace(options, task_id=_task_id(task_ids[index]))
+            )
+        except (InvalidTaskArguments, ValueError) as exc:
+            errors.append(f"item {index}: {exc}")
+            continue
+        prepared.append((bound, item_options))
+    if errors:
+        raise InvalidTaskArguments(route.name, errors)
+    return prepared
+
+
+def _bulk_item(index: int, enqueue: Callable[[], DelayResult]) -> BulkItem:
+    try:
+        return BulkItem(index, "created", enqueue())
+    except TaskAlreadyExists as exc:
+        return BulkItem(index, "already_exists", error=str(exc))
+    except CloudTasksKitError as exc:
+        return BulkItem(index, "failed", error=str(exc))
+
+
+async def _abulk_item(index: int, enqueue: Awaitable[DelayResult]) -> BulkItem:
+    try:
+        return BulkItem(index, "created", await enqueue)
+    except TaskAlreadyExists as exc:
+        return BulkItem(index, "already_exists", error=str(exc))
+    except CloudTasksKitError as exc:
+        return BulkItem(index, "failed", error=str(exc))
+
+
+def _concurrency(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"concurrency: expected a positive integer, got {value!r}")
+    return value
+
+
+def _warn_if_loop_running() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    warnings.warn(
+        "a sync .delay() inside a running event loop blocks it until Cloud Tasks answers; "
+        "use `await route.adelay(...)` (or delayer(route).adelay(...)) instead",
+        BlockingDelayWarning,
+        stacklevel=3,
+    )
+
+
+@inject
+async def _awired_enqueuer(enqueuer: Any = Provide["async_task_enqueuer"]) -> TaskEnqueuer:
+    if isinstance(enqueuer, _UNWIRED):
+        raise ContainerNotWired(
+            "no cloudtasks-kit container is wired: create one before calling .adelay(), e.g. "
+            "`container = cloudtasks_kit.Container(); container.wire(modules=[__name__])`"
+        )
+    result: TaskEnqueuer = enqueuer
+    return result
 
 
 @inject

@@ -7,6 +7,7 @@ the next task goes, with no re-import.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 from google.api_core import exceptions as api_exceptions
 from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
+from opentelemetry.trace import Span
 
 from .binding import BoundRequest
 from .errors import TaskAlreadyExists, TaskCreateError, TaskCreateTimeout
@@ -87,21 +89,32 @@ class TaskEnqueuer:
 
     def enqueue(self, route: APIRoute, bound: BoundRequest, options: DelayOptions) -> DelayResult:
         request = self.build_request(route, bound, options)
-        queue_id = request.parent.rsplit("/", 1)[1]
+        with self._producer_span(request) as span:
+            request = self._run_hooks(request, options)
+            return _result(request, self._create(request, options), span)
+
+    async def aenqueue(
+        self, route: APIRoute, bound: BoundRequest, options: DelayOptions
+    ) -> DelayResult:
+        """:meth:`enqueue` on the async client: the same request, hooks and errors."""
+        request = self.build_request(route, bound, options)
+        with self._producer_span(request) as span:
+            request = self._run_hooks(request, options)
+            return _result(request, await self._acreate(request, options), span)
+
+    def _producer_span(
+        self, request: tasks_v2.CreateTaskRequest
+    ) -> contextlib.AbstractContextManager[Span | None]:
         task_id = request.task.name.rsplit("/", 1)[1] if request.task.name else None
-        with producer_span(queue_id, task_id, enabled=self.settings.tracing) as span:
-            # Settings first, then the route's and the call's: the most specific wins.
-            request = run_hooks((*self.hooks, *_option_hooks(options)), request)
-            task = self._create(request, options)
-            if span is not None:
-                span.set_attribute("messaging.message.id", task.name.rsplit("/", 1)[1])
-        return DelayResult(
-            name=task.name,
-            task_id=task.name.rsplit("/", 1)[1],
-            queue=request.parent,
-            schedule_time=task.schedule_time.astimezone(UTC),
-            url=request.task.http_request.url,
+        return producer_span(
+            request.parent.rsplit("/", 1)[1], task_id, enabled=self.settings.tracing
         )
+
+    def _run_hooks(
+        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.CreateTaskRequest:
+        # Settings first, then the route's and the call's: the most specific wins.
+        return run_hooks((*self.hooks, *_option_hooks(options)), request)
 
     def build_request(
         self, route: APIRoute, bound: BoundRequest, options: DelayOptions
@@ -135,52 +148,120 @@ class TaskEnqueuer:
         try:
             return self._create_with_retries(request, options)
         except api_exceptions.NotFound:
-            if not self.settings.create_missing_queues:
-                raise TaskCreateError(
-                    f"queue {request.parent} does not exist; create it with "
-                    "`cloudtasks-kit queues sync` (or set create_missing_queues)"
-                ) from None
+            self._check_may_create_queue(request)
         with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another caller
-            self.client.create_queue(
-                parent=request.parent.rsplit("/queues/", 1)[0], queue={"name": request.parent}
-            )
+            self.client.create_queue(**_queue_of(request))
         return self._create_with_retries(request, options)
+
+    async def _acreate(
+        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
+        try:
+            return await self._acreate_with_retries(request, options)
+        except api_exceptions.NotFound:
+            self._check_may_create_queue(request)
+        with contextlib.suppress(api_exceptions.Conflict):
+            await self.client.create_queue(**_queue_of(request))
+        return await self._acreate_with_retries(request, options)
 
     def _create_with_retries(
         self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
     ) -> tasks_v2.Task:
-        timeout = options.create_timeout or self.settings.task_create_timeout
-        deadline = time.monotonic() + timeout
-        backoff = _FIRST_BACKOFF
-        attempts = self.settings.task_create_retries + 1
-        for attempt in range(1, attempts + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+        attempts = _Attempts(request, self._timeout(options), self.settings.task_create_retries)
+        while True:
+            remaining = attempts.start()
             try:
                 task: tasks_v2.Task = self.client.create_task(
                     request=request, timeout=remaining, retry=None
                 )
                 return task
-            # Before Conflict: Aborted is a Conflict too (409), but worth another try.
-            except _TRANSIENT as exc:
-                if attempt == attempts:
-                    raise TaskCreateError(
-                        f"creating a task in {request.parent} failed {attempts} times; "
-                        f"last error: {exc}"
-                    ) from exc
-                time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
-                backoff = min(backoff * 2, _MAX_BACKOFF)
-            except api_exceptions.NotFound:
-                raise  # the queue is missing: _create decides
-            except api_exceptions.Conflict:
-                # Conflict, not only AlreadyExists: the REST transport raises the parent class.
-                raise TaskAlreadyExists(request.task.name) from None
             except api_exceptions.GoogleAPICallError as exc:
-                raise TaskCreateError(f"Cloud Tasks refused the task: {exc}") from exc
-        raise TaskCreateTimeout(
-            f"creating a task in {request.parent} did not succeed within {timeout:g} s"
-        )
+                time.sleep(attempts.failed(exc))
+
+    async def _acreate_with_retries(
+        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
+        attempts = _Attempts(request, self._timeout(options), self.settings.task_create_retries)
+        while True:
+            remaining = attempts.start()
+            try:
+                task: tasks_v2.Task = await self.client.create_task(
+                    request=request, timeout=remaining, retry=None
+                )
+                return task
+            except api_exceptions.GoogleAPICallError as exc:
+                await asyncio.sleep(attempts.failed(exc))
+
+    def _timeout(self, options: DelayOptions) -> float:
+        return options.create_timeout or self.settings.task_create_timeout
+
+    def _check_may_create_queue(self, request: tasks_v2.CreateTaskRequest) -> None:
+        if not self.settings.create_missing_queues:
+            raise TaskCreateError(
+                f"queue {request.parent} does not exist; create it with "
+                "`cloudtasks-kit queues sync` (or set create_missing_queues)"
+            ) from None
+
+
+class _Attempts:
+    """The create retry policy, one instance per task, shared by the sync and async paths:
+    which errors deserve another try, how long to wait, and when to give up."""
+
+    def __init__(self, request: tasks_v2.CreateTaskRequest, timeout: float, retries: int) -> None:
+        self.request = request
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.left = retries + 1
+        self.backoff = _FIRST_BACKOFF
+
+    def start(self) -> float:
+        """Seconds the next attempt may take. :raises TaskCreateTimeout: none left."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TaskCreateTimeout(
+                f"creating a task in {self.request.parent} did not succeed within "
+                f"{self.timeout:g} s"
+            )
+        self.left -= 1
+        return remaining
+
+    def failed(self, exc: api_exceptions.GoogleAPICallError) -> float:
+        """Seconds to wait before the next attempt, or the typed error that ends the call."""
+        # Before Conflict: Aborted is a Conflict too (409), but worth another try.
+        if isinstance(exc, _TRANSIENT):
+            if self.left <= 0:
+                raise TaskCreateError(
+                    f"creating a task in {self.request.parent} failed after retries; "
+                    f"last error: {exc}"
+                ) from exc
+            wait = min(self.backoff, max(0.0, self.deadline - time.monotonic()))
+            self.backoff = min(self.backoff * 2, _MAX_BACKOFF)
+            return wait
+        if isinstance(exc, api_exceptions.NotFound):
+            raise exc  # the queue is missing: the caller decides whether to create it
+        if isinstance(exc, api_exceptions.Conflict):
+            # Conflict, not only AlreadyExists: the REST transport raises the parent class.
+            raise TaskAlreadyExists(self.request.task.name) from None
+        raise TaskCreateError(f"Cloud Tasks refused the task: {exc}") from exc
+
+
+def _queue_of(request: tasks_v2.CreateTaskRequest) -> dict[str, Any]:
+    return {"parent": request.parent.rsplit("/queues/", 1)[0], "queue": {"name": request.parent}}
+
+
+def _result(
+    request: tasks_v2.CreateTaskRequest, task: tasks_v2.Task, span: Span | None
+) -> DelayResult:
+    task_id = task.name.rsplit("/", 1)[1]
+    if span is not None:
+        span.set_attribute("messaging.message.id", task_id)
+    return DelayResult(
+        name=task.name,
+        task_id=task_id,
+        queue=request.parent,
+        schedule_time=task.schedule_time.astimezone(UTC),
+        url=request.task.http_request.url,
+    )
 
 
 def _option_hooks(options: DelayOptions) -> tuple[DelayedTaskHook, ...]:

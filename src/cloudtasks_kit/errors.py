@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BlockingDelayWarning",
     "CloudTasksKitError",
     "ConfigurationError",
     "ContainerNotWired",
@@ -56,3 +57,7 @@ class TaskCreateError(CloudTasksKitError):
 
 class TaskCreateTimeout(TaskCreateError):
     """Transient errors went on past the create timeout; the task was not created."""
+
+
+class BlockingDelayWarning(RuntimeWarning):
+    """A sync ``.delay()`` ran inside a running event loop, which it blocks; use ``adelay``."""

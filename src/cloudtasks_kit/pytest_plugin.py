@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from .testing import BackgroundServer, EagerTasksClient, EmulatorProcess
+from .testing import AsyncEagerTasksClient, BackgroundServer, EagerTasksClient, EmulatorProcess
 
 __all__ = [
     "EagerContainer",
@@ -125,6 +125,7 @@ def cloudtasks_eager(
         settings=providers.Object(settings),
         worker_app=providers.Object(cloudtasks_app),
         tasks_client=providers.Object(client),
+        async_tasks_client=providers.Object(AsyncEagerTasksClient(client)),
     )
     try:
         yield EagerContainer(container, client)

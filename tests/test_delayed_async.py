@@ -130,7 +130,7 @@ async def test_bulk_validates_every_item_before_the_first_rpc(
     cloudtasks_container: Any, cloudtasks_emulator: EmulatorProcess
 ) -> None:
     before = emulator_rpcs(cloudtasks_emulator.http_url).get("CreateTask", 0)
-    calls = [
+    calls: list[dict[str, Any]] = [
         {"table": 1, "item": {"dish": "a", "quantity": 1}},
         {"table": "two", "item": {"dish": "b", "quantity": 1}},
         {"table": 3, "item": {"dish": "c"}},

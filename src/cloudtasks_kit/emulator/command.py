@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="lowest dispatch_deadline accepted, in seconds (Google: 15)",
     )
     parser.add_argument(
+        "--min-attempt-deadline",
+        type=float,
+        default=15.0,
+        help="lowest Cloud Scheduler job attempt_deadline accepted, in seconds (Google: 15)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
 
@@ -64,6 +70,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         task_tombstone_ttl=args.task_tombstone_ttl,
         queue_tombstone_ttl=args.queue_tombstone_ttl,
         min_dispatch_deadline=args.min_dispatch_deadline,
+        min_attempt_deadline=args.min_attempt_deadline,
     )
     return run(config)
 
@@ -71,7 +78,10 @@ def run_from_args(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cloudtasks_kit.emulator",
-        description="Local emulator of Google Cloud Tasks that really dispatches to HTTP targets.",
+        description=(
+            "Local emulator of Google Cloud Tasks and Cloud Scheduler that really sends "
+            "tasks and jobs to their HTTP targets."
+        ),
     )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

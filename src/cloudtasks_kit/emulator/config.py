@@ -30,6 +30,9 @@ class EmulatorConfig:
     # Google allows 15 s to 30 min; tests of deadlines lower the floor to stay fast.
     min_dispatch_deadline: float = 15.0
     max_dispatch_deadline: float = 1800.0
+    # A Scheduler job's attempt_deadline: the same 15 s to 30 min, the same reason to lower it.
+    min_attempt_deadline: float = 15.0
+    max_attempt_deadline: float = 1800.0
     max_schedule_ahead: float = 30 * DAY
     max_task_size: int = 1024 * 1024
     clock_offset: float = 0.0

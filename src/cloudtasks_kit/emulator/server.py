@@ -1,5 +1,6 @@
-"""The emulator process: one gRPC server for the APIs, one HTTP server for OIDC discovery
-and admin calls, both on one event loop with the dispatcher."""
+"""The emulator process: one gRPC server for both APIs (Cloud Tasks and Cloud Scheduler), one
+HTTP server for OIDC discovery and admin calls, all on one event loop with the dispatcher and
+the job runner."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from .config import EmulatorConfig
 from .dispatcher import Dispatcher
 from .http_app import build_http_app
 from .http_attempt import new_http_client
+from .job_runner import JobRunner, new_job_client
+from .scheduler_api import CloudSchedulerApi
 from .stats import Stats
 from .store import Store
 from .tasks_api import CloudTasksApi
@@ -39,7 +42,7 @@ class _EmbeddedUvicorn(uvicorn.Server):
 
 
 class Emulator:
-    """Cloud Tasks (and, later, Cloud Scheduler) on loopback. ``start()`` inside a running
+    """Cloud Tasks and Cloud Scheduler on loopback. ``start()`` inside a running
     loop, then ``grpc_target`` is what clients dial and ``issuer`` what workers trust."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock | None = None) -> None:
@@ -53,6 +56,7 @@ class Emulator:
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._dispatcher: Dispatcher | None = None
+        self._job_runner: JobRunner | None = None
         self._housekeeping: asyncio.Task[None] | None = None
 
     @property
@@ -79,6 +83,8 @@ class Emulator:
         )
         tasks_api = CloudTasksApi(store, self._dispatcher, self.clock, self.stats, config)
         tasks_api.declare_queues(config.declared_queues)
+        self._job_runner = JobRunner(store, self.clock, signer, self.stats, new_job_client())
+        scheduler_api = CloudSchedulerApi(store, self._job_runner, self.clock, self.stats, config)
 
         self._grpc = grpc.aio.server(
             options=[
@@ -86,7 +92,7 @@ class Emulator:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        self._grpc.add_generic_rpc_handlers([tasks_api.handler()])
+        self._grpc.add_generic_rpc_handlers([tasks_api.handler(), scheduler_api.handler()])
         self.grpc_port = self._grpc.add_insecure_port(f"{config.host}:{config.port}")
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {config.host}:{config.port}")
@@ -105,6 +111,7 @@ class Emulator:
             await asyncio.sleep(0.005)
 
         self._dispatcher.start()
+        self._job_runner.start()
         self._housekeeping = asyncio.get_running_loop().create_task(self._expire_tombstones())
 
     def _signer(self, store: Store) -> TokenSigner:
@@ -130,6 +137,8 @@ class Emulator:
                 await self._housekeeping
         if self._dispatcher is not None:
             await self._dispatcher.stop()
+        if self._job_runner is not None:
+            await self._job_runner.stop()
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task

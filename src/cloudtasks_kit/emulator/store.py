@@ -1,4 +1,4 @@
-"""SQLite state of the emulator: queues, tasks with their attempt counters, tombstones.
+"""SQLite state of the emulator: queues, tasks with their attempt counters, tombstones, jobs.
 
 Every write is committed before the API answers, so a task the client was told exists
 survives ``kill -9``. WAL with ``synchronous=NORMAL`` makes each commit a buffered append:
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS task_tombstones (
     name TEXT PRIMARY KEY, expires REAL NOT NULL, reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS job_runs (name TEXT PRIMARY KEY, last_fired REAL NOT NULL);
 """
 
 _TASK_COLUMNS = (
@@ -47,7 +48,7 @@ _TASK_COLUMNS = (
 
 
 class DuplicateName(Exception):
-    """A task with that name is stored already."""
+    """A task (or job) with that name is stored already."""
 
 
 @dataclass(slots=True)
@@ -219,6 +220,8 @@ class Store:
         self._db.execute("DELETE FROM queue_tombstones WHERE expires <= ?", (now,))
 
     # -- jobs (Cloud Scheduler) -----------------------------------------------------------
+    # ``body`` is the serialized Job with its output fields; ``job_runs`` remembers the
+    # schedule time of the last run fired, so that no scheduled time ever fires twice.
 
     def jobs(self) -> list[tuple[str, bytes]]:
         return [
@@ -226,11 +229,38 @@ class Store:
             for name, body in self._db.execute("SELECT name, body FROM jobs ORDER BY name")
         ]
 
+    def job(self, name: str) -> bytes | None:
+        row = self._db.execute("SELECT body FROM jobs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def put_job(self, name: str, body: bytes) -> None:
         self._db.execute("INSERT OR REPLACE INTO jobs (name, body) VALUES (?, ?)", (name, body))
 
+    def insert_job(self, name: str, body: bytes) -> None:
+        try:
+            self._db.execute("INSERT INTO jobs (name, body) VALUES (?, ?)", (name, body))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateName(name) from exc
+
     def delete_job(self, name: str) -> bool:
-        return self._db.execute("DELETE FROM jobs WHERE name = ?", (name,)).rowcount == 1
+        with self._transaction():
+            cursor = self._db.execute("DELETE FROM jobs WHERE name = ?", (name,))
+            self._db.execute("DELETE FROM job_runs WHERE name = ?", (name,))
+        return cursor.rowcount == 1
+
+    def last_fired(self, name: str) -> float | None:
+        row = self._db.execute("SELECT last_fired FROM job_runs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def fire_job(self, name: str, body: bytes, schedule_time: float) -> None:
+        """Record, in one commit, that the run due at ``schedule_time`` starts now and the
+        job's next ``schedule_time`` (inside ``body``): a crash after this never repeats it."""
+        with self._transaction():
+            self._db.execute("UPDATE jobs SET body = ? WHERE name = ?", (body, name))
+            self._db.execute(
+                "INSERT OR REPLACE INTO job_runs (name, last_fired) VALUES (?, ?)",
+                (name, schedule_time),
+            )
 
     # -- helpers --------------------------------------------------------------------------
 

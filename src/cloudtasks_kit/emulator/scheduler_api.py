@@ -1,0 +1,382 @@
+"""The ``google.cloud.scheduler.v1.CloudScheduler`` gRPC methods: validate, store, answer.
+
+As for Cloud Tasks, a request is checked completely before anything is written, and each
+answer is the job as committed. Only HTTP targets are emulated. What the service fills in is
+filled in here too: ``state``, ``user_update_time``, ``schedule_time`` (the next run),
+the RetryConfig defaults, ``attempt_deadline`` (3 min), the POST method, and the headers
+Google adds to the stored target (``User-Agent: Google-Cloud-Scheduler``, and
+``Content-Type: application/octet-stream`` for a body without one). ``last_attempt_time`` and
+``status`` come from the :class:`JobRunner`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from google.cloud import scheduler_v1
+from google.protobuf import empty_pb2, field_mask_pb2
+
+from . import cron
+from .clock import Clock
+from .config import EmulatorConfig
+from .errors import ApiError, already_exists, failed_precondition, invalid_argument, not_found
+from .job_runner import USER_AGENT, JobRunner
+from .names import location_of, new_task_id
+from .stats import Stats
+from .store import DuplicateName, Store
+from .tasks_api import guarded
+
+__all__ = ["SERVICE", "CloudSchedulerApi"]
+
+SERVICE = "google.cloud.scheduler.v1.CloudScheduler"
+
+JobPb = scheduler_v1.Job.pb()
+# proto-plus enums type-check as plain ints; they are IntEnums at run time.
+_State: Any = scheduler_v1.Job.State
+_Method: Any = scheduler_v1.HttpMethod
+_BODY_METHODS = {_Method.POST.value, _Method.PUT.value, _Method.PATCH.value}
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+# Job fields a client may set; UpdateJob ignores the output-only ones, as Google documents.
+_UPDATABLE = (
+    "description",
+    "schedule",
+    "time_zone",
+    "http_target",
+    "app_engine_http_target",
+    "pubsub_target",
+    "retry_config",
+    "attempt_deadline",
+)
+_OUTPUT_ONLY = (
+    "name",
+    "user_update_time",
+    "state",
+    "status",
+    "schedule_time",
+    "last_attempt_time",
+)
+# Headers the service computes or reserves; a job's own values for them are dropped.
+_DROPPED_HEADERS = ("host", "content-length", "user-agent")
+_RESERVED_PREFIXES = ("x-google-", "x-appengine-", "x-cloudscheduler")
+_MAX_PAGE = 500
+_MAX_JOB_SIZE = 1024 * 1024
+_DEFAULT_DEADLINE = 180
+
+
+class CloudSchedulerApi:
+    def __init__(
+        self,
+        store: Store,
+        runner: JobRunner,
+        clock: Clock,
+        stats: Stats,
+        config: EmulatorConfig,
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self._clock = clock
+        self._stats = stats
+        self._config = config
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        request = scheduler_v1
+        methods: dict[str, tuple[Callable[[Any], Any], Any, Any]] = {
+            "CreateJob": (self.create_job, request.CreateJobRequest.pb(), JobPb),
+            "GetJob": (self.get_job, request.GetJobRequest.pb(), JobPb),
+            "ListJobs": (
+                self.list_jobs,
+                request.ListJobsRequest.pb(),
+                request.ListJobsResponse.pb(),
+            ),
+            "UpdateJob": (self.update_job, request.UpdateJobRequest.pb(), JobPb),
+            "DeleteJob": (self.delete_job, request.DeleteJobRequest.pb(), empty_pb2.Empty),
+            "PauseJob": (self.pause_job, request.PauseJobRequest.pb(), JobPb),
+            "ResumeJob": (self.resume_job, request.ResumeJobRequest.pb(), JobPb),
+            "RunJob": (self.run_job, request.RunJobRequest.pb(), JobPb),
+        }
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                name: grpc.unary_unary_rpc_method_handler(
+                    guarded(name, method, self._stats),
+                    request_deserializer=message.FromString,
+                    response_serializer=response.SerializeToString,
+                )
+                for name, (method, message, response) in methods.items()
+            },
+        )
+
+    # -- methods --------------------------------------------------------------------------
+
+    def create_job(self, request: Any) -> Any:
+        parent = location_of(request.parent)
+        job = JobPb()
+        job.CopyFrom(request.job)
+        for field in _OUTPUT_ONLY[1:]:
+            job.ClearField(field)
+        if job.name:
+            if _job_name(job.name, "job.name") != parent:
+                raise invalid_argument(
+                    f"job.name: {job.name!r} is not in the parent location {parent!r}"
+                )
+        else:
+            job.name = f"{parent}/jobs/{new_task_id()}"
+        self._check(job)
+        now = self._clock.now()
+        job.state = _State.ENABLED.value
+        job.user_update_time.FromNanoseconds(round(now * 1e9))
+        _reschedule(job, now)
+        try:
+            self._store.insert_job(job.name, job.SerializeToString())
+        except DuplicateName:
+            raise already_exists(f"job {job.name} already exists") from None
+        self._runner.job_changed(job)
+        return job
+
+    def get_job(self, request: Any) -> Any:
+        return self._job(request.name)
+
+    def list_jobs(self, request: Any) -> Any:
+        prefix = location_of(request.parent) + "/jobs/"
+        if request.page_size < 0:
+            raise invalid_argument("page_size: must not be negative")
+        size = min(request.page_size or _MAX_PAGE, _MAX_PAGE)
+        after = _decode_token(request.page_token)
+        rows = [
+            (name, body)
+            for name, body in self._store.jobs()
+            if name.startswith(prefix) and name > after
+        ]
+        page = rows[:size]
+        token = _encode_token(page[-1][0]) if len(rows) > size else ""
+        return scheduler_v1.ListJobsResponse.pb()(
+            jobs=[JobPb.FromString(body) for _, body in page], next_page_token=token
+        )
+
+    def update_job(self, request: Any) -> Any:
+        source = request.job
+        _job_name(source.name, "job.name")
+        existing = self._job(source.name, "job.name")
+        paths = []
+        for path in request.update_mask.paths:
+            top = path.split(".", 1)[0]
+            if top in _OUTPUT_ONLY:
+                continue  # "Any value specified for an output only field will be ignored."
+            if top not in _UPDATABLE:
+                raise invalid_argument(f"update_mask: {path!r} is not a field of Job")
+            paths.append(path)
+        job = JobPb()
+        job.CopyFrom(existing)
+        if paths:
+            field_mask_pb2.FieldMask(paths=paths).MergeMessage(
+                source, job, replace_message_field=True, replace_repeated_field=True
+            )
+        elif not request.update_mask.paths:
+            # No mask: every field the request sets (proto3 cannot tell an empty string set).
+            for field in _UPDATABLE:
+                value = getattr(source, field)
+                if isinstance(value, str):
+                    if value:
+                        setattr(job, field, value)
+                elif source.HasField(field):
+                    getattr(job, field).CopyFrom(value)
+        self._check(job)
+        now = self._clock.now()
+        job.user_update_time.FromNanoseconds(round(now * 1e9))
+        if (job.schedule, job.time_zone) != (existing.schedule, existing.time_zone):
+            _reschedule(job, max(now, self._store.last_fired(job.name) or 0.0))
+        # One INSERT OR REPLACE: there is never a moment without the job.
+        self._store.put_job(job.name, job.SerializeToString())
+        self._runner.job_changed(job)
+        return job
+
+    def delete_job(self, request: Any) -> Any:
+        _job_name(request.name, "name")
+        if not self._store.delete_job(request.name):
+            raise not_found(f"job {request.name} does not exist")
+        self._runner.job_removed(request.name)
+        return empty_pb2.Empty()
+
+    def pause_job(self, request: Any) -> Any:
+        job = self._job(request.name)
+        if job.state != _State.ENABLED.value:
+            state = _State(job.state).name
+            raise failed_precondition(f"job {job.name} is {state}: only an ENABLED job pauses")
+        job.state = _State.PAUSED.value
+        return self._save(job)
+
+    def resume_job(self, request: Any) -> Any:
+        job = self._job(request.name)
+        if job.state != _State.PAUSED.value:
+            state = _State(job.state).name
+            raise failed_precondition(f"job {job.name} is {state}: only a PAUSED job resumes")
+        job.state = _State.ENABLED.value
+        # Runs missed while paused are not made up: the next one is after now.
+        _reschedule(job, max(self._clock.now(), self._store.last_fired(job.name) or 0.0))
+        return self._save(job)
+
+    def run_job(self, request: Any) -> Any:
+        job = self._job(request.name)
+        self._runner.run_now(job)
+        return job
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _job(self, name: str, field: str = "name") -> Any:
+        _job_name(name, field)
+        body = self._store.job(name)
+        if body is None:
+            raise not_found(f"job {name} does not exist")
+        return JobPb.FromString(body)
+
+    def _save(self, job: Any) -> Any:
+        self._store.put_job(job.name, job.SerializeToString())
+        self._runner.job_changed(job)
+        return job
+
+    def _check(self, job: Any) -> None:
+        """Validate a whole job and fill in Google's defaults, or raise INVALID_ARGUMENT."""
+        if len(job.description) > 500:
+            raise invalid_argument("job.description: longer than 500 characters")
+        target = job.WhichOneof("target")
+        if target is None:
+            raise invalid_argument(
+                "job.http_target: required (a job needs a target; the emulator runs HTTP targets)"
+            )
+        if target != "http_target":
+            raise invalid_argument(
+                f"job.{target}: not emulated; the emulator runs http_target jobs only"
+            )
+        _check_http_target(job.http_target)
+        if not job.schedule.strip():
+            raise invalid_argument("job.schedule: required")
+        try:
+            cron.check_schedule(job.schedule)
+        except cron.ScheduleError as exc:
+            raise invalid_argument(f"job.schedule: {exc}") from None
+        try:
+            cron.time_zone(job.time_zone)
+        except cron.ScheduleError as exc:
+            raise invalid_argument(f"job.time_zone: {exc}") from None
+        self._check_deadline(job)
+        _check_retry_config(job)
+        size = job.ByteSize()
+        if size > _MAX_JOB_SIZE:
+            raise invalid_argument(f"job: {size} bytes is over the job size limit of 1 MB")
+
+    def _check_deadline(self, job: Any) -> None:
+        if not job.HasField("attempt_deadline"):
+            job.attempt_deadline.FromSeconds(_DEFAULT_DEADLINE)
+            return
+        low, high = self._config.min_attempt_deadline, self._config.max_attempt_deadline
+        seconds = job.attempt_deadline.ToTimedelta().total_seconds()
+        if not low <= seconds <= high:
+            raise invalid_argument(
+                f"job.attempt_deadline: {seconds:g}s is outside [{low:g}s, {high:g}s]"
+            )
+
+
+def _job_name(name: str, field: str) -> str:
+    """The location of a job name (projects/P/locations/L/jobs/JOB_ID), or INVALID_ARGUMENT."""
+    location, marker, job_id = name.partition("/jobs/")
+    try:
+        valid = bool(marker) and bool(_JOB_ID.fullmatch(job_id)) and bool(location_of(location))
+    except ApiError:
+        valid = False
+    if not valid:
+        raise invalid_argument(
+            f"{field}: {name!r} is not a job name (projects/PROJECT/locations/LOCATION/jobs/"
+            "JOB_ID, the id 1-500 letters, digits, hyphens or underscores)"
+        )
+    return location
+
+
+def _reschedule(job: Any, after: float) -> None:
+    following = cron.next_run(job.schedule, cron.time_zone(job.time_zone), after)
+    if following is None:
+        job.ClearField("schedule_time")
+    else:
+        job.schedule_time.FromNanoseconds(round(following * 1e9))
+
+
+def _check_http_target(http: Any) -> None:
+    uri = http.uri
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid_argument(
+            f"job.http_target.uri: {uri!r} is not an absolute http:// or https:// URL"
+        )
+    if len(uri) > 2083:
+        raise invalid_argument("job.http_target.uri: longer than 2083 characters")
+    if http.http_method == _Method.HTTP_METHOD_UNSPECIFIED.value:
+        http.http_method = _Method.POST.value
+    if http.body and http.http_method not in _BODY_METHODS:
+        method = _Method(http.http_method).name
+        raise invalid_argument(
+            f"job.http_target.body: a body is allowed only with POST, PUT or PATCH, not {method}"
+        )
+    for header in list(http.headers):
+        if not header or any(c in header for c in " \t\r\n:"):
+            raise invalid_argument(f"job.http_target.headers: {header!r} is not a header name")
+        if any(c in http.headers[header] for c in "\r\n"):
+            raise invalid_argument(f"job.http_target.headers[{header!r}]: line break in value")
+        lower = header.lower()
+        if lower in _DROPPED_HEADERS or lower.startswith(_RESERVED_PREFIXES):
+            del http.headers[header]
+    http.headers["User-Agent"] = USER_AGENT
+    if http.body and not any(h.lower() == "content-type" for h in http.headers):
+        http.headers["Content-Type"] = "application/octet-stream"
+    token_kind = http.WhichOneof("authorization_header")
+    if token_kind == "oauth_token":
+        if not (parts.hostname or "").endswith(".googleapis.com"):
+            raise invalid_argument(
+                "job.http_target.oauth_token: OAuth tokens are only for *.googleapis.com "
+                "targets; use oidc_token"
+            )
+        if not http.oauth_token.service_account_email:
+            raise invalid_argument("job.http_target.oauth_token.service_account_email: empty")
+    elif token_kind == "oidc_token" and not http.oidc_token.service_account_email:
+        raise invalid_argument("job.http_target.oidc_token.service_account_email: empty")
+
+
+def _check_retry_config(job: Any) -> None:
+    retry = job.retry_config
+    if not 0 <= retry.retry_count <= 5:
+        raise invalid_argument(
+            f"job.retry_config.retry_count: must be in [0, 5], got {retry.retry_count}"
+        )
+    if retry.max_doublings < 0:
+        raise invalid_argument("job.retry_config.max_doublings: must not be negative")
+    retry.max_doublings = retry.max_doublings or 5
+    for name in ("min_backoff_duration", "max_backoff_duration", "max_retry_duration"):
+        if retry.HasField(name) and getattr(retry, name).ToNanoseconds() < 0:
+            raise invalid_argument(f"job.retry_config.{name}: must not be negative")
+    if not retry.HasField("min_backoff_duration"):
+        retry.min_backoff_duration.FromSeconds(5)
+    if not retry.HasField("max_backoff_duration"):
+        retry.max_backoff_duration.FromSeconds(3600)
+    if not retry.HasField("max_retry_duration"):
+        retry.max_retry_duration.FromSeconds(0)
+    if retry.min_backoff_duration.ToNanoseconds() > retry.max_backoff_duration.ToNanoseconds():
+        raise invalid_argument(
+            "job.retry_config: min_backoff_duration is greater than max_backoff_duration"
+        )
+
+
+def _encode_token(last: str) -> str:
+    return base64.urlsafe_b64encode(last.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise invalid_argument(f"page_token: {token!r} is not a token this server issued") from None

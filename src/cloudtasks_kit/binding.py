@@ -36,6 +36,15 @@ if TYPE_CHECKING:
 
 __all__ = ["BoundRequest", "RouteBinder"]
 
+#: Set to ``True`` on a dependency's callable (a function attribute, or a class attribute of a
+#: callable class) to tell the binder that the worker resolves it from the task's request
+#: itself (the ``X-CloudTasks-*`` headers, the ``Authorization`` token, ...). The binder skips
+#: it and everything below it, so a ``Request`` there is allowed and none of its parameters
+#: become ``.delay()`` keywords. Only the kit's own worker dependencies carry it
+#: (``task_context``, ``attempt_guard``, ``verify_task_caller``, ...). Not in ``__all__``:
+#: for the kit's modules, not for applications.
+WORKER_DEPENDENCY_ATTRIBUTE = "__cloudtasks_worker_dependency__"
+
 # What FastAPI injects from the live request or response: a task's caller has nothing to pass.
 _INJECTED = {
     "request_param_name": "Request",
@@ -240,7 +249,8 @@ class RouteBinder:
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
     yield dependant
     for sub in dependant.dependencies:
-        yield from _walk(sub)
+        if getattr(sub.call, WORKER_DEPENDENCY_ATTRIBUTE, False) is not True:
+            yield from _walk(sub)
 
 
 def _params_of(

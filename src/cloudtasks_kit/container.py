@@ -11,7 +11,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from . import clients
+from . import auth, clients
 from .enqueue import TaskEnqueuer
 from .hooks import settings_delayed_hooks, settings_scheduled_hooks
 from .scheduled import JobScheduler
@@ -22,7 +22,7 @@ __all__ = ["Container"]
 
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
-        modules=["cloudtasks_kit.delayed", "cloudtasks_kit.scheduled"]
+        modules=["cloudtasks_kit.auth", "cloudtasks_kit.delayed", "cloudtasks_kit.scheduled"]
     )
 
     #: Read from env vars, ``.env`` and ``config/<CLOUDTASKS_ENV>.yaml`` on first use.
@@ -66,3 +66,7 @@ class Container(containers.DeclarativeContainer):
         hooks=scheduled_hooks,
         worker_app=worker_app,
     )
+
+    #: Checks the OIDC token of incoming task and scheduler calls (``verify_task_caller``);
+    #: one per container, so its key cache serves every request.
+    task_caller_verifier = providers.Singleton(auth.oidc_verifier, settings=settings)

@@ -375,11 +375,23 @@ def job_differences(wanted: scheduler_v1.Job, current: scheduler_v1.Job) -> tupl
     ]
     if _target(wanted.http_target) != _target(current.http_target):
         differing.append("http_target")
-    if "retry_config" in wanted and wanted.retry_config != current.retry_config:
+    if "retry_config" in wanted and _retry(wanted.retry_config) != _retry(current.retry_config):
         differing.append("retry_config")
     if "attempt_deadline" in wanted and wanted.attempt_deadline != current.attempt_deadline:
         differing.append("attempt_deadline")
     return tuple(differing)
+
+
+def _retry(retry: scheduler_v1.RetryConfig) -> tuple[Any, ...]:
+    # Zero reads as "unset" in proto3, and the service stores its default instead: compare
+    # what the service will hold, or a job asking for zero would be updated on every sync.
+    return (
+        retry.retry_count,
+        retry.min_backoff_duration or timedelta(seconds=5),
+        retry.max_backoff_duration or timedelta(hours=1),
+        retry.max_doublings or 5,
+        retry.max_retry_duration,
+    )
 
 
 def _target(target: scheduler_v1.HttpTarget) -> tuple[Any, ...]:

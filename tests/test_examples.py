@@ -20,11 +20,13 @@ def test_simple_demo_runs_every_task() -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "[worker] hello ran with payload: Triggered task" in out
-    assert "[worker] make_dinner at Taj with Pav, Bhaji (request r-1)" in out
-    assert "[worker] make_dinner at Dosa Corner with Dosa (request r-2)" in out
+    assert "[worker] make_dinner at Taj with Pav, Bhaji (request r-1, task " in out
+    assert "[worker] make_dinner at Dosa Corner with Dosa (request r-2, task " in out
     assert out.count("make_dinner at Taj with Biryani") == 1
     assert "same task_id again -> TaskAlreadyExists" in out
     assert "all 4 tasks ran" in out
+    assert "create  projects/local-dev/locations/europe-west1/jobs/home-cook" in out
+    assert "[worker] home_cook with Milk, Cereal (job home-cook, scheduled for 01:30 UTC)" in out
 
 
 def test_full_example_verifies_tokens_and_connects_the_trace() -> None:

@@ -14,7 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header
 from pydantic import BaseModel
 
-from cloudtasks_kit import DelayedRoute, task_default_options
+from cloudtasks_kit import (
+    DelayedRoute,
+    ScheduledRoute,
+    TaskContextDep,
+    scheduled,
+    task_default_options,
+)
 
 log = logging.getLogger("examples.simple")
 
@@ -60,18 +66,38 @@ async def make_dinner(
     restaurant: str,
     recipe: Recipe,
     x_request_id: Annotated[str, Header()],
+    task: TaskContextDep,
 ) -> None:
     kitchen.serve(
-        f"make_dinner at {restaurant} with {', '.join(recipe.ingredients)} (request {x_request_id})"
+        f"make_dinner at {restaurant} with {', '.join(recipe.ingredients)} "
+        f"(request {x_request_id}, task {task.task_name}, attempt {task.attempt})"
+    )
+
+
+jobs = APIRouter(route_class=ScheduledRoute, prefix="/jobs")
+
+
+@jobs.post("/home_cook")
+@scheduled(
+    name="home-cook",
+    schedule="0 7 * * *",
+    time_zone="Asia/Kolkata",
+    kwargs={"recipe": {"ingredients": ["Milk", "Cereal"]}},
+)
+async def home_cook(recipe: Recipe, job: TaskContextDep) -> None:
+    kitchen.serve(
+        f"home_cook with {', '.join(recipe.ingredients)} "
+        f"(job {job.job_name}, scheduled for {job.schedule_time:%H:%M} UTC)"
     )
 
 
 app = FastAPI(title="cloudtasks-kit simple example")
 app.include_router(tasks)
+app.include_router(jobs)
 
 
 @app.get("/trigger")
-def trigger() -> dict[str, str]:
-    # A plain (sync) endpoint: FastAPI runs it in a thread, so the blocking call is fine here.
-    result = hello.delay(p=Payload(message="Triggered task"))  # type: ignore[attr-defined]
+async def trigger() -> dict[str, str]:
+    # adelay: the event loop keeps serving while Cloud Tasks answers.
+    result = await hello.adelay(p=Payload(message="Triggered task"))  # type: ignore[attr-defined]
     return {"task": result.name}

@@ -2,7 +2,8 @@
 
 Starts ``cloudtasks-kit emulator`` and the simple example's worker on free loopback ports,
 points the kit at them with environment variables (as a deployment would), fires tasks
-(one now, one with a countdown, one named twice) and shows the worker running them.
+(one now, one with a countdown, one named twice) and shows the worker running them; then
+syncs the app's declared Cloud Scheduler job and moves the emulator's clock to its next run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 from google.cloud import tasks_v2
 
 from cloudtasks_kit import Container, TaskAlreadyExists, delayer
+from cloudtasks_kit.schedules import plan_schedules
 from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
 
 from .app import Recipe, app, kitchen, make_dinner
@@ -25,6 +27,18 @@ COUNTDOWN = 2.0
 
 def say(text: str) -> None:
     print(f"[demo] {text}", flush=True)
+
+
+def _emulator_now(emulator: EmulatorProcess) -> float:
+    now: float = httpx.get(f"{emulator.http_url}/admin/clock", trust_env=False).json()["now"]
+    return now
+
+
+def _advance(emulator: EmulatorProcess, seconds: float) -> None:
+    response = httpx.post(
+        f"{emulator.http_url}/admin/clock/advance", json={"seconds": seconds}, trust_env=False
+    )
+    response.raise_for_status()
 
 
 def main() -> int:
@@ -80,6 +94,18 @@ def main() -> int:
             return 1
         waited = time.monotonic() - started
         say(f"all 4 tasks ran; the countdown task ran {waited:.1f} s after it was created")
+
+        plan = plan_schedules(container.job_scheduler(), app)
+        say("schedules sync:\n" + plan.render())
+        plan.apply()
+        job = container.scheduler_client().get_job(name=plan.changes[0].name)
+        say(f"next run of {job.name.rsplit('/', 1)[1]}: {job.schedule_time} (07:00 Asia/Kolkata)")
+        ahead = job.schedule_time.timestamp() - _emulator_now(emulator)
+        _advance(emulator, ahead + 1)
+        say(f"moved the emulator's clock {ahead / 3600:.1f} h forward")
+        if not kitchen.wait_for(5, timeout=30):
+            say("the scheduled job did not run within 30 s")
+            return 1
         container.shutdown_resources()
     say("stopped the worker and the emulator")
     return 0

@@ -29,7 +29,7 @@ def test_simple_demo_runs_every_task() -> None:
     assert "[worker] home_cook with Milk, Cereal (job home-cook, scheduled for 01:30 UTC)" in out
 
 
-def test_full_example_verifies_tokens_and_connects_the_trace() -> None:
+def test_full_example_checks_tokens_retries_and_connects_the_trace() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "examples.full.run"],
         cwd=ROOT,
@@ -39,7 +39,10 @@ def test_full_example_verifies_tokens_and_connects_the_trace() -> None:
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    assert "send_email: OIDC token verified" in out
-    assert "build_report sales 2026-11-27: OIDC token verified" in out
+    assert "2 create, 0 update, 0 delete, 0 unchanged" in out
+    assert "a call without a token -> 401" in out
+    account = "tasks@full-example-dev.iam.gserviceaccount.com"
+    assert f"send_email ran: to=ada@example.com, caller={account}, attempt=1" in out
+    assert f"build_report sales 2026-11-27 ran: caller={account}, attempt=2, previous=503" in out
     assert "on nightly-reports" in out
-    assert "worker got it: True" in out
+    assert "linked=True, same trace=True" in out

@@ -1,7 +1,8 @@
 """``create_app()``: the container and the worker app, built together.
 
 The dependency-injector FastAPI pattern: the container is created here, not at import, and
-its resources (the Cloud Tasks clients) are closed when the app shuts down.
+its resources (the Cloud Tasks clients) are closed when the app shuts down. The worker side:
+retry/drop answers logged with the task's name, and a CONSUMER span per attempt.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dependency_injector.ext.starlette import Lifespan
 from fastapi import FastAPI
 
-from cloudtasks_kit import Container
+from cloudtasks_kit import Container, TaskTracingMiddleware, install_task_handlers
 
 from .tasks import router
 
@@ -18,6 +19,8 @@ def create_app() -> FastAPI:
     container = Container()
     app = FastAPI(title="cloudtasks-kit full example", lifespan=Lifespan(container))
     app.include_router(router, prefix="/v1")
+    install_task_handlers(app)
+    app.add_middleware(TaskTracingMiddleware)
     container.worker_app.override(app)
     app.state.container = container
     return app

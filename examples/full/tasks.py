@@ -1,14 +1,22 @@
-"""Task routes of the full example: two queues, OIDC on every task, a slow report."""
+"""Task routes of the full example: two queues, OIDC checked on every call, retry control."""
 
 from __future__ import annotations
 
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from cloudtasks_kit import DelayedRoute, task_default_options
+from cloudtasks_kit import (
+    DelayedRoute,
+    RetryLater,
+    TaskCaller,
+    TaskContextDep,
+    attempt_guard,
+    task_default_options,
+    verify_task_caller,
+)
 
 __all__ = ["Email", "build_report", "received", "router", "send_email"]
 
@@ -37,19 +45,26 @@ class Received:
 
 
 received = Received()
-router = APIRouter(route_class=DelayedRoute, prefix="/tasks")
+# Every route here checks the caller's OIDC token first (settings.auth: the emulator's issuer
+# in dev, Google's in prod); a request without a valid token never reaches a handler.
+router = APIRouter(
+    route_class=DelayedRoute,
+    prefix="/tasks",
+    dependencies=[Depends(verify_task_caller), Depends(attempt_guard(5))],
+)
+Caller = Annotated[TaskCaller | None, Depends(verify_task_caller)]
 
 
 @router.post("/emails/send")
-async def send_email(
-    email: Email,
-    authorization: Annotated[str, Header()] = "",
-    traceparent: Annotated[str, Header()] = "",
-) -> None:
+async def send_email(email: Email, task: TaskContextDep, caller: Caller) -> None:
     received.add(
-        {"task": "send_email", "to": ",".join(email.to), "token": authorization,
-         "traceparent": traceparent}
-    )  # fmt: skip
+        {
+            "task": "send_email",
+            "to": ",".join(email.to),
+            "caller": _email(caller),
+            "attempt": str(task.attempt),
+        }
+    )
 
 
 @router.post("/reports/{report}")
@@ -57,6 +72,22 @@ async def send_email(
 async def build_report(
     report: str,
     day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")],
-    authorization: Annotated[str, Header()] = "",
+    task: TaskContextDep,
+    caller: Caller,
 ) -> None:
-    received.add({"task": f"build_report {report} {day}", "token": authorization})
+    if task.attempt == 1:
+        # The data is not there yet: Cloud Tasks retries no sooner than a second from now.
+        raise RetryLater(after=1, reason=f"{report} data for {day} not loaded yet")
+    received.add(
+        {
+            "task": f"build_report {report} {day}",
+            "caller": _email(caller),
+            "attempt": str(task.attempt),
+            "previous": str(task.previous_response),
+        }
+    )
+
+
+def _email(caller: TaskCaller | None) -> str:
+    # None only where auth is off (config/test.yaml).
+    return (caller.email or "") if caller is not None else "(auth off)"

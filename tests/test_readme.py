@@ -21,6 +21,8 @@ PROJECT, LOCATION = "readme-project", "us-central1"
 
 
 def _blocks(lang: str) -> list[str]:
+    # A shell block's commands are run elsewhere (make demo / make test by CI, the CLI by
+    # tests/test_queues.py and tests/test_schedules.py).
     return [m["code"] for m in BLOCK.finditer(README.read_text()) if m["lang"] == lang]
 
 
@@ -66,10 +68,31 @@ def test_python_blocks_run_in_order_against_the_emulator(
     printed = capsys.readouterr().out
     assert "recipe.ingredients.0" in printed
     assert "dinner-42 already exists" in printed
-    urls = sorted(task.http_request.url for task in client.list_tasks(parent=queue))
-    assert urls == ["http://127.0.0.1:9/v1/tasks/Taj/make_dinner"] * 3
+    assert "['created', 'created']" in printed
+    assert "create\nunchanged\n" in printed
+    tasks = list(client.list_tasks(parent=queue))
+    assert {task.http_request.url for task in tasks} == {
+        "http://127.0.0.1:9/v1/tasks/Taj/make_dinner"
+    }
+    assert len(tasks) == 6
     named = client.get_task(name=f"{queue}/tasks/dinner-42")
     assert named.http_request.headers["x-request-id"] == "r-2"
+    assert client.get_task(name=f"{queue}/tasks/order-vada").http_request.body
+    jobs = cloudtasks_emulator_scheduler(cloudtasks_emulator)
+    lunch = jobs.get_job(name=f"projects/{PROJECT}/locations/{LOCATION}/jobs/lunch")
+    assert lunch.http_target.uri == "http://127.0.0.1:9/cron/home_cook"
+    assert lunch.time_zone == "Europe/Paris"
+
+
+def cloudtasks_emulator_scheduler(emulator: EmulatorProcess) -> Any:
+    import grpc
+    from google.cloud import scheduler_v1
+    from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
+        CloudSchedulerGrpcTransport,
+    )
+
+    channel = grpc.insecure_channel(emulator.grpc_target)
+    return scheduler_v1.CloudSchedulerClient(transport=CloudSchedulerGrpcTransport(channel=channel))
 
 
 def test_pytest_block_passes(tmp_path: Path) -> None:

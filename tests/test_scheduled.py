@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -243,3 +244,19 @@ def _advance(emulator: EmulatorProcess, seconds: float) -> None:
     )
     with urllib.request.urlopen(request) as response:
         assert response.status == 200
+
+
+async def test_awaitable_forms(cloudtasks_container: Any) -> None:
+    job = scheduled_job(cook, name="async-brunch", schedule="0 11 * * SUN")
+    created = await job.aschedule(kitchen="berlin", recipe=Recipe(ingredients=["eggs"]))
+    assert created.action is Action.CREATE
+    again = await job.aschedule(kitchen="berlin", recipe=Recipe(ingredients=["eggs"]))
+    assert again.action is Action.UNCHANGED
+    with pytest.raises(InvalidTaskArguments):
+        await job.aschedule(kitchen="berlin")
+    await job.apause()
+    await job.aresume()
+    await job.arun_now()
+    [received] = await asyncio.to_thread(inbox.wait_for, "berlin")
+    assert received["recipe"] == ["eggs"]
+    assert await job.adelete() is True

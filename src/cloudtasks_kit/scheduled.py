@@ -9,6 +9,7 @@ declares schedules in code for ``cloudtasks-kit schedules sync``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -180,6 +181,26 @@ class ScheduledJob:
 
     def run_now(self) -> None:
         _wired_scheduler().run(self.spec.name)
+
+    # Awaitable forms. Job changes are rare and not on a hot path: they run the same code on
+    # a worker thread, so the event loop keeps going and there is one implementation to trust.
+
+    async def aschedule(self, *args: Any, **kwargs: Any) -> ScheduleResult:
+        bound = self.route.binder.bind(*args, **kwargs)  # bad arguments fail here, in the loop
+        scheduler = _wired_scheduler()
+        return await asyncio.to_thread(scheduler.apply, self.route, self.spec, bound)
+
+    async def adelete(self) -> bool:
+        return await asyncio.to_thread(self.delete)
+
+    async def apause(self) -> None:
+        await asyncio.to_thread(self.pause)
+
+    async def aresume(self) -> None:
+        await asyncio.to_thread(self.resume)
+
+    async def arun_now(self) -> None:
+        await asyncio.to_thread(self.run_now)
 
 
 class ScheduledRoute(APIRoute):

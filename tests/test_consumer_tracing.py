@@ -225,3 +225,40 @@ def test_without_an_sdk_tasks_pass_untouched(
     [(attempt, seen)] = inbox.wait_for("no-sdk")
     assert attempt == 1
     assert not seen.is_valid
+
+
+@pytest.mark.parametrize("as_parent", [True, False])
+def test_the_setting_chooses_child_or_link(
+    spans: InMemorySpanExporter, tmp_path: Path, as_parent: bool
+) -> None:
+    from dependency_injector import providers
+
+    from cloudtasks_kit import Container, load_settings
+
+    producer = trace.get_tracer("producer").start_span("create", kind=SpanKind.PRODUCER)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(producer))
+    producer.end()
+    headers = {
+        **carrier,
+        "X-CloudTasks-QueueName": QUEUE,
+        "X-CloudTasks-TaskName": "t2",
+        "X-CloudTasks-TaskRetryCount": "0",
+        "X-CloudTasks-TaskExecutionCount": "0",
+        "X-CloudTasks-TaskETA": "1700000000",
+    }
+    settings = load_settings(config_dir=tmp_path, trace_producer_as_parent=as_parent)
+    container = Container(settings=providers.Object(settings))
+    try:
+        assert TestClient(_app()).post("/consumer/by-setting", headers=headers).status_code == 200
+    finally:
+        container.unwire()
+
+    [consumer] = _of_kind(spans, SpanKind.CONSUMER)
+    producer_ids = _ids(producer.get_span_context())
+    if as_parent:
+        assert consumer.parent is not None
+        assert _ids(consumer.parent) == producer_ids
+        assert consumer.links == ()
+    else:
+        assert [_ids(link.context) for link in consumer.links] == [producer_ids]

@@ -21,6 +21,9 @@ OpenTelemetry SDK configured every request does (one ``isinstance`` check). Only
 
 from __future__ import annotations
 
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,8 +51,10 @@ class TaskTracingMiddleware:
         linking to it.
     """
 
-    def __init__(self, app: ASGIApp, *, producer_as_parent: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, producer_as_parent: bool | None = None) -> None:
         self.app = app
+        # None: the wired container's settings decide (``trace_producer_as_parent``), read
+        # on the first traced request, never when the app is built.
         self.producer_as_parent = producer_as_parent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,6 +71,8 @@ class TaskTracingMiddleware:
             return
         producer_context = propagate.extract(headers)
         producer = trace.get_current_span(producer_context).get_span_context()
+        if self.producer_as_parent is None:
+            self.producer_as_parent = _producer_as_parent_setting()
         if self.producer_as_parent:
             parent, links = producer_context, None
         else:
@@ -101,3 +108,14 @@ class TaskTracingMiddleware:
             if status is None or not 200 <= status <= 299:
                 # Cloud Tasks retries anything but 2xx: this attempt did not process the task.
                 span.set_status(Status(StatusCode.ERROR, f"answered {status}"))
+
+
+# What an @inject parameter still holds when no container wired the module.
+_UNWIRED: Any = Provide
+
+
+@inject
+def _producer_as_parent_setting(settings: Any = Provide["settings"]) -> bool:
+    if isinstance(settings, _UNWIRED):
+        return False  # no container: the conventions' default, a link
+    return bool(settings.trace_producer_as_parent)

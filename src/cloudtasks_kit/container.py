@@ -22,7 +22,12 @@ __all__ = ["Container"]
 
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
-        modules=["cloudtasks_kit.auth", "cloudtasks_kit.delayed", "cloudtasks_kit.scheduled"]
+        modules=[
+            "cloudtasks_kit.auth",
+            "cloudtasks_kit.consumer_tracing",
+            "cloudtasks_kit.delayed",
+            "cloudtasks_kit.scheduled",
+        ]
     )
 
     #: Read from env vars, ``.env`` and ``config/<CLOUDTASKS_ENV>.yaml`` on first use.

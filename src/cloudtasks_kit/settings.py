@@ -278,6 +278,9 @@ class KitSettings(BaseSettings):
     #: Retries of a failed CreateTask call (transient errors only).
     task_create_retries: int = Field(default=3, ge=0)
     tracing: bool = True
+    #: The worker's CONSUMER span: a child of the producer span (one trace from ``.delay()`` to
+    #: the handler) instead of the messaging conventions' default, a link to it.
+    trace_producer_as_parent: bool = False
     #: Create a queue that does not exist on the first ``.delay()`` into it. Off by default:
     #: queues are infrastructure, declared in settings and created by ``queues sync``.
     create_missing_queues: bool = False

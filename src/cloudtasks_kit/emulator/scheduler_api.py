@@ -11,12 +11,9 @@ Google adds to the stored target (``User-Agent: Google-Cloud-Scheduler``, and
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import grpc
 from google.cloud import scheduler_v1
@@ -26,8 +23,10 @@ from . import cron
 from .clock import Clock
 from .config import EmulatorConfig
 from .errors import ApiError, already_exists, failed_precondition, invalid_argument, not_found
+from .http_target import TargetRules, check_http_target
 from .job_runner import USER_AGENT, JobRunner
 from .names import location_of, new_task_id
+from .paging import decode_token, encode_token, page_size
 from .stats import Stats
 from .store import DuplicateName, Store
 from .tasks_api import guarded
@@ -39,8 +38,6 @@ SERVICE = "google.cloud.scheduler.v1.CloudScheduler"
 JobPb = scheduler_v1.Job.pb()
 # proto-plus enums type-check as plain ints; they are IntEnums at run time.
 _State: Any = scheduler_v1.Job.State
-_Method: Any = scheduler_v1.HttpMethod
-_BODY_METHODS = {_Method.POST.value, _Method.PUT.value, _Method.PATCH.value}
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
 # Job fields a client may set; UpdateJob ignores the output-only ones, as Google documents.
 _UPDATABLE = (
@@ -61,9 +58,13 @@ _OUTPUT_ONLY = (
     "schedule_time",
     "last_attempt_time",
 )
-# Headers the service computes or reserves; a job's own values for them are dropped.
-_DROPPED_HEADERS = ("host", "content-length", "user-agent")
-_RESERVED_PREFIXES = ("x-google-", "x-appengine-", "x-cloudscheduler")
+_TARGET_RULES = TargetRules(
+    "job.http_target",
+    "uri",
+    user_agent=USER_AGENT,
+    reserved_prefixes=("x-google-", "x-appengine-", "x-cloudscheduler"),
+    default_content_type="application/octet-stream",
+)
 _MAX_PAGE = 500
 _MAX_JOB_SIZE = 1024 * 1024
 _DEFAULT_DEADLINE = 180
@@ -144,17 +145,15 @@ class CloudSchedulerApi:
 
     def list_jobs(self, request: Any) -> Any:
         prefix = location_of(request.parent) + "/jobs/"
-        if request.page_size < 0:
-            raise invalid_argument("page_size: must not be negative")
-        size = min(request.page_size or _MAX_PAGE, _MAX_PAGE)
-        after = _decode_token(request.page_token)
+        size = page_size(request.page_size, default=_MAX_PAGE, maximum=_MAX_PAGE)
+        after = decode_token(request.page_token)
         rows = [
             (name, body)
             for name, body in self._store.jobs()
             if name.startswith(prefix) and name > after
         ]
         page = rows[:size]
-        token = _encode_token(page[-1][0]) if len(rows) > size else ""
+        token = encode_token(page[-1][0]) if len(rows) > size else ""
         return scheduler_v1.ListJobsResponse.pb()(
             jobs=[JobPb.FromString(body) for _, body in page], next_page_token=token
         )
@@ -253,7 +252,7 @@ class CloudSchedulerApi:
             raise invalid_argument(
                 f"job.{target}: not emulated; the emulator runs http_target jobs only"
             )
-        _check_http_target(job.http_target)
+        check_http_target(job.http_target, _TARGET_RULES)
         if not job.schedule.strip():
             raise invalid_argument("job.schedule: required")
         try:
@@ -305,46 +304,6 @@ def _reschedule(job: Any, after: float) -> None:
         job.schedule_time.FromNanoseconds(round(following * 1e9))
 
 
-def _check_http_target(http: Any) -> None:
-    uri = http.uri
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid_argument(
-            f"job.http_target.uri: {uri!r} is not an absolute http:// or https:// URL"
-        )
-    if len(uri) > 2083:
-        raise invalid_argument("job.http_target.uri: longer than 2083 characters")
-    if http.http_method == _Method.HTTP_METHOD_UNSPECIFIED.value:
-        http.http_method = _Method.POST.value
-    if http.body and http.http_method not in _BODY_METHODS:
-        method = _Method(http.http_method).name
-        raise invalid_argument(
-            f"job.http_target.body: a body is allowed only with POST, PUT or PATCH, not {method}"
-        )
-    for header in list(http.headers):
-        if not header or any(c in header for c in " \t\r\n:"):
-            raise invalid_argument(f"job.http_target.headers: {header!r} is not a header name")
-        if any(c in http.headers[header] for c in "\r\n"):
-            raise invalid_argument(f"job.http_target.headers[{header!r}]: line break in value")
-        lower = header.lower()
-        if lower in _DROPPED_HEADERS or lower.startswith(_RESERVED_PREFIXES):
-            del http.headers[header]
-    http.headers["User-Agent"] = USER_AGENT
-    if http.body and not any(h.lower() == "content-type" for h in http.headers):
-        http.headers["Content-Type"] = "application/octet-stream"
-    token_kind = http.WhichOneof("authorization_header")
-    if token_kind == "oauth_token":
-        if not (parts.hostname or "").endswith(".googleapis.com"):
-            raise invalid_argument(
-                "job.http_target.oauth_token: OAuth tokens are only for *.googleapis.com "
-                "targets; use oidc_token"
-            )
-        if not http.oauth_token.service_account_email:
-            raise invalid_argument("job.http_target.oauth_token.service_account_email: empty")
-    elif token_kind == "oidc_token" and not http.oidc_token.service_account_email:
-        raise invalid_argument("job.http_target.oidc_token.service_account_email: empty")
-
-
 def _check_retry_config(job: Any) -> None:
     retry = job.retry_config
     if not 0 <= retry.retry_count <= 5:
@@ -367,16 +326,3 @@ def _check_retry_config(job: Any) -> None:
         raise invalid_argument(
             "job.retry_config: min_backoff_duration is greater than max_backoff_duration"
         )
-
-
-def _encode_token(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise invalid_argument(f"page_token: {token!r} is not a token this server issued") from None

@@ -6,13 +6,10 @@ trace; every answer is built from what was committed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import grpc
 from google.cloud import tasks_v2
@@ -29,7 +26,9 @@ from .errors import (
     not_found,
 )
 from .http_attempt import rpc_code_for_http
+from .http_target import TargetRules, check_http_target
 from .names import location_of, new_task_id, parse_queue_name, parse_task_name
+from .paging import decode_token, encode_token, page_size
 from .stats import Stats
 from .store import DuplicateName, Store, TaskRow
 
@@ -42,8 +41,6 @@ QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
 # proto-plus enums type-check as plain ints; they are IntEnums at run time.
 _State: Any = tasks_v2.Queue.State
-_Method: Any = tasks_v2.HttpMethod
-_BODY_METHODS = {_Method.POST.value, _Method.PUT.value, _Method.PATCH.value}
 # Queue fields a client may set; the rest (name, state, purge_time) are output only.
 _UPDATABLE = {
     "rate_limits",
@@ -52,8 +49,7 @@ _UPDATABLE = {
     "app_engine_routing_override",
     "http_target",
 }
-# Headers the service sets itself; a task's own values for them are dropped.
-_DROPPED_HEADERS = {"host", "content-length", "user-agent"}
+_TARGET_RULES = TargetRules("task.http_request", "url", user_agent="Google-Cloud-Tasks")
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
 _DEFAULT_DEADLINE = timedelta(minutes=10)
@@ -294,7 +290,7 @@ class CloudTasksApi:
                     f"task.name: {task.name!r} belongs to queue {queue!r}, "
                     f"not to the request's parent {parent!r}"
                 )
-        _check_http_request(task.http_request)
+        check_http_target(task.http_request, _TARGET_RULES)
         if task.HasField("schedule_time"):
             due = task.schedule_time.ToNanoseconds() / 1e9
             if due > now + config.max_schedule_ahead:
@@ -330,10 +326,10 @@ class CloudTasksApi:
 
     def list_tasks(self, request: Any) -> Any:
         parent = str(self._queue(request.parent).name)
-        size = _page_size(request.page_size)
-        after = _decode_token(request.page_token)
+        size = page_size(request.page_size, default=_DEFAULT_PAGE, maximum=_MAX_PAGE)
+        after = decode_token(request.page_token)
         rows = self._store.tasks(parent, after, size + 1)
-        next_token = _encode_token(rows[size - 1].name) if len(rows) > size else ""
+        next_token = encode_token(rows[size - 1].name) if len(rows) > size else ""
         return tasks_v2.ListTasksResponse.pb()(
             tasks=[_task_view(row) for row in rows[:size]], next_page_token=next_token
         )
@@ -381,43 +377,6 @@ def guarded(
         await context.abort(error.code, error.message)
 
     return handle
-
-
-def _check_http_request(http: Any) -> None:
-    url = http.url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid_argument(
-            f"task.http_request.url: {url!r} is not an absolute http:// or https:// URL"
-        )
-    if len(url) > 2083:
-        raise invalid_argument("task.http_request.url: longer than 2083 characters")
-    if http.http_method == _Method.HTTP_METHOD_UNSPECIFIED.value:
-        http.http_method = _Method.POST.value
-    if http.body and http.http_method not in _BODY_METHODS:
-        method = _Method(http.http_method).name
-        raise invalid_argument(
-            f"task.http_request.body: a body is allowed only with POST, PUT or PATCH, not {method}"
-        )
-    for header in list(http.headers):
-        if not header or any(c in header for c in " \t\r\n:"):
-            raise invalid_argument(f"task.http_request.headers: {header!r} is not a header name")
-        if any(c in http.headers[header] for c in "\r\n"):
-            raise invalid_argument(f"task.http_request.headers[{header!r}]: line break in value")
-        if header.lower() in _DROPPED_HEADERS:
-            del http.headers[header]
-    http.headers["User-Agent"] = "Google-Cloud-Tasks"
-    token_kind = http.WhichOneof("authorization_header")
-    if token_kind == "oauth_token":
-        if not (parts.hostname or "").endswith(".googleapis.com"):
-            raise invalid_argument(
-                "task.http_request.oauth_token: OAuth tokens are only for *.googleapis.com "
-                "targets; use oidc_token"
-            )
-        if not http.oauth_token.service_account_email:
-            raise invalid_argument("task.http_request.oauth_token.service_account_email: empty")
-    elif token_kind == "oidc_token" and not http.oidc_token.service_account_email:
-        raise invalid_argument("task.http_request.oidc_token.service_account_email: empty")
 
 
 def _check_queue(queue: Any) -> None:
@@ -502,28 +461,9 @@ def _state_filter(text: str) -> int | None:
     return int(_State[value.strip()].value)
 
 
-def _page_size(requested: int) -> int:
-    if requested < 0:
-        raise invalid_argument("page_size: must not be negative")
-    return min(requested or _DEFAULT_PAGE, _MAX_PAGE)
-
-
-def _page(names: list[str], page_size: int, token: str) -> tuple[list[str], str]:
-    size = _page_size(page_size)
-    after = _decode_token(token)
+def _page(names: list[str], requested: int, token: str) -> tuple[list[str], str]:
+    size = page_size(requested, default=_DEFAULT_PAGE, maximum=_MAX_PAGE)
+    after = decode_token(token)
     remaining = [n for n in names if n > after]
     page = remaining[:size]
-    return page, (_encode_token(page[-1]) if len(remaining) > size else "")
-
-
-def _encode_token(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise invalid_argument(f"page_token: {token!r} is not a token this server issued") from None
+    return page, (encode_token(page[-1]) if len(remaining) > size else "")

@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         from .emulator import command as emulator_command
     except ImportError as exc:  # the [emulator] extra is not installed
         missing = exc.name
+        emulator.add_argument("flags", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         emulator.set_defaults(
             run=lambda _: sys.exit(
                 f"cloudtasks-kit emulator needs {missing}: pip install 'cloudtasks-kit[emulator]'"

@@ -12,18 +12,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cloudtasks-kit")
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser(
-        "emulator", help="run the local Cloud Tasks emulator (needs the [emulator] extra)"
+        "emulator",
+        help="run the local Cloud Tasks / Cloud Scheduler emulator (the [emulator] extra)",
     )
     try:
         from .emulator import command as emulator_command
     except ImportError as exc:  # the [emulator] extra is not installed
-        missing = exc.name
-        emulator.add_argument("flags", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        emulator.set_defaults(
-            run=lambda _: sys.exit(
-                f"cloudtasks-kit emulator needs {missing}: pip install 'cloudtasks-kit[emulator]'"
+        arguments = sys.argv[1:] if argv is None else argv
+        if arguments[:1] == ["emulator"]:
+            sys.exit(
+                f"cloudtasks-kit emulator needs {exc.name}: pip install 'cloudtasks-kit[emulator]'"
             )
-        )
     else:
         emulator_command.add_arguments(emulator)
         emulator.set_defaults(run=emulator_command.run_from_args)

@@ -173,8 +173,17 @@ def child_main() -> None:
     target(announce, *args)
 
 
-def listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def listening_socket(*, nodelay: bool = False) -> socket.socket:
+    """A loopback socket already listening, for a uvicorn server to serve on.
+
+    :param nodelay: create it with ``IPPROTO_TCP``, so that asyncio turns Nagle's algorithm
+        off on each accepted connection (it only does so for sockets whose protocol is TCP,
+        and a socket made with the default protocol 0 is not). Without it, uvicorn's response
+        body, written after its headers, can wait for the client's delayed ACK (~40 ms) on a
+        connection with one request in flight.
+    """
+    protocol = socket.IPPROTO_TCP if nodelay else 0
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, protocol)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     # Listening before the server runs: early connections wait in the backlog.

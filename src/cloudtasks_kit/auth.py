@@ -284,6 +284,13 @@ class OidcVerifier:
         )
 
 
+# FastAPI up to 0.123.0 resolves a dependency's string annotations with the callable's
+# ``__globals__``, which an instance does not have: under ``from __future__ import annotations``
+# "Request" stayed a string and ``request`` became a required query parameter (422 on every
+# task). Newer FastAPI evaluates them itself (``inspect.signature(eval_str=True)``).
+OidcVerifier.__call__.__annotations__["request"] = Request
+
+
 def oidc_verifier(
     settings: KitSettings, *, keys: JwksCache | None = None, leeway: float = 30.0
 ) -> OidcVerifier:

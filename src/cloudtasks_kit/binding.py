@@ -56,6 +56,8 @@ _INJECTED = {
 }
 # Quotes ; , " \ and spaces the way Starlette's cookie parser unquotes them.
 _quote_cookie = SimpleCookie().value_encode
+# What ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` builds on every call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class _Source(enum.StrEnum):
@@ -196,16 +198,18 @@ class RouteBinder:
         for name, value in kwargs.items():
             if (param := self._params.get(name)) is None:
                 continue
-            validated, problems = param.fields[0].validate(value, {}, loc=(name,))
+            validated, found = param.fields[0].validate(value, {}, loc=(name,))
+            # FastAPI up to 0.128.0 returns None, not [], when a value is valid.
+            problems = list(found or ())
             for field in param.fields[1:]:
-                problems += field.validate(value, {}, loc=(name,))[1]
+                problems += field.validate(value, {}, loc=(name,))[1] or ()
             if problems:
                 errors += [".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems]
                 continue
             if param.source is _Source.BODY:
                 body[param.key] = param.fields[0].serialize(validated)
                 continue
-            pairs = list(_pairs(param, validated, errors))
+            pairs = _pairs_of(param, validated, errors)
             if param.source is _Source.PATH:
                 text = pairs[0][1] if len(pairs) == 1 else ""
                 if text in ("", ".", "..") or ("/" in text and not param.slash_ok):
@@ -242,7 +246,7 @@ class RouteBinder:
         elif body:
             headers["content-type"] = "application/json"
             payload = body if self._embed else next(iter(body.values()))
-            content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            content = _JSON.encode(payload).encode()
         return BoundRequest(self._method, url, headers, content)
 
 
@@ -317,6 +321,19 @@ def _flat_keys(field: ModelField, source: _Source) -> dict[str, tuple[str, Field
             key = key.replace("_", "-")
         keys[name] = (key, sub)
     return keys
+
+
+def _pairs_of(param: _Param, validated: Any, errors: list[str]) -> list[tuple[str, str]]:
+    """:func:`_pairs` as a list, computed directly for the common case: one plain string,
+    number or boolean (what most path, query and header parameters are)."""
+    if param.flat is None and param.source is not _Source.FORM:
+        item = param.fields[0].serialize(validated)
+        kind = type(item)
+        if kind is bool:
+            return [(param.key, "true" if item else "false")]
+        if kind is str or kind is int or kind is float:
+            return [(param.key, str(item))]
+    return list(_pairs(param, validated, errors))
 
 
 def _pairs(param: _Param, validated: Any, errors: list[str]) -> Iterator[tuple[str, str]]:

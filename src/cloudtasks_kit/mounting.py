@@ -7,15 +7,19 @@ answers both ways, so a task's URL is right whatever the installed FastAPI does.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
+from types import FrameType
 from typing import Any
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from starlette.routing import BaseRoute
 
 from .errors import ConfigurationError
 
-__all__ = ["mount_prefix", "route_url", "served_routes"]
+__all__ = ["copied_by_include_router", "mount_prefix", "route_url", "served_routes"]
+
+_INCLUDE_ROUTER = APIRouter.include_router.__code__
 
 
 def route_url(base_url: object, worker_app: Any, route: APIRoute, path: str) -> str:
@@ -60,3 +64,20 @@ def served_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[BaseRoute, str 
                 yield context.original_route, context.path_format
         else:
             yield route, getattr(route, "path_format", None)
+
+
+def copied_by_include_router() -> bool:
+    """Whether the route being built is a copy made by ``include_router``.
+
+    FastAPI up to 0.136 builds, for every route of an included router, a new route of the same
+    class with the prefixed path; 0.137 and later keep the router's own route. The kit's route
+    classes call this so that an endpoint's ``.delay()`` / ``.scheduler()`` stay on the route
+    it was declared on with either: otherwise they would move to the last copy (its full path
+    in error messages, and the wrong URL if another app included the router last).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is _INCLUDE_ROUTER:
+            return True
+        frame = frame.f_back
+    return False

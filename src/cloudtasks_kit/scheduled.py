@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2
 from .binding import BoundRequest, RouteBinder
 from .errors import ConfigurationError, ContainerNotWired
 from .hooks import ScheduledJobHook, run_hooks, validated_deadline
-from .mounting import route_url, served_routes
+from .mounting import copied_by_include_router, route_url, served_routes
 from .reconcile import Action
 from .settings import KitSettings
 
@@ -213,6 +213,8 @@ class ScheduledRoute(APIRoute):
         self.declarations: tuple[_Declaration, ...] = tuple(getattr(endpoint, _DECLARATIONS, ()))
         for declaration in self.declarations:
             self.binder.bind(**declaration.kwargs)
+        if copied_by_include_router():  # FastAPI <= 0.136: see mounting.copied_by_include_router
+            return
         endpoint.scheduler = self.scheduler  # type: ignore[attr-defined]
 
     def scheduler(

@@ -540,3 +540,20 @@ async def test_an_unreachable_key_set_is_a_503_and_is_retried_after_the_interval
     clock.now += 31
     assert await _status(verifier, issuer.token("a")) == 200
     assert issuer.fetches["certs"] == 2
+
+
+async def test_a_token_seen_before_is_not_decoded_again(
+    tmp_path: Path, issuer: JwksServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = _verifier(tmp_path, issuer, FakeClock())
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = issuer.token("a")
+    assert [await _status(verifier, token) for _ in range(3)] == [200, 200, 200]
+    assert len(decoded) == 1

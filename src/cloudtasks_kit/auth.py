@@ -65,6 +65,7 @@ _ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud"]
+_VERIFIED_TOKENS = 1024
 # What an @inject parameter still holds when no container wired the module.
 _UNWIRED: Any = Provide
 
@@ -193,6 +194,13 @@ class JwksCache:
         return keys
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    claims: dict[str, Any]
+    kid: str
+    key: object
+
+
 class OidcVerifier:
     """FastAPI dependency checking the request's OIDC token; returns the :class:`TaskCaller`
     (``None`` when ``settings.enabled`` is false). Build it with :func:`oidc_verifier`.
@@ -217,6 +225,13 @@ class OidcVerifier:
         self._issuers = _ISSUER_ALIASES.get(settings.issuer, (settings.issuer,))
         self._allowed = frozenset(settings.allowed_emails)
         self._leeway = leeway
+        # Tokens whose signature and issuer were checked: Cloud Tasks sends the same token
+        # with many tasks (it caches them for about an hour), and checking an RSA signature
+        # costs more than the rest of the request. Audience, expiry and account are still
+        # checked on every request. Bounded: the oldest entries go first.
+        # The key is kept with the claims: a cached token stands only while the key set still
+        # publishes that very key.
+        self._verified: dict[str, _Verified] = {}
 
     async def __call__(self, request: Request) -> TaskCaller | None:
         if not self.settings.enabled:
@@ -236,6 +251,38 @@ class OidcVerifier:
         :param url: the URL the request was sent to, the audience when none is configured.
         :raises HTTPException: 401 invalid, 403 wrong audience or account, 503 no key set.
         """
+        audience = self.settings.audience or url
+        cached = self._verified.get(token)
+        if cached is not None and await self._still_published(cached):
+            claims = cached.claims
+            self._check_cached(claims, audience)
+        else:
+            self._verified.pop(token, None)
+            verified = await self._decode(token, audience)
+            if len(self._verified) >= _VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = verified
+            claims = verified.claims
+        email = claims.get("email")
+        if self._allowed and (
+            email not in self._allowed or claims.get("email_verified") is not True
+        ):
+            raise _rejected(403, f"caller {email!r} is not an allowed service account")
+        return TaskCaller(
+            issuer=claims["iss"],
+            subject=str(claims.get("sub", "")),
+            email=email if isinstance(email, str) else None,
+            audience=audience,
+            claims=MappingProxyType(claims),
+        )
+
+    async def _still_published(self, verified: _Verified) -> bool:
+        try:
+            return await self.keys.key(verified.kid) is verified.key
+        except JwksUnavailable:
+            return False
+
+    async def _decode(self, token: str, audience: str) -> _Verified:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -251,9 +298,8 @@ class OidcVerifier:
             raise _rejected(401, f"token signed by a key {self.keys.issuer} does not publish")
         if key.algorithm_name not in _ALGORITHMS:
             raise _rejected(401, f"unsupported signing algorithm {key.algorithm_name}")
-        audience = self.settings.audience or url
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=[key.algorithm_name],
@@ -270,18 +316,16 @@ class OidcVerifier:
             raise _rejected(401, "bad token signature") from None
         except jwt.PyJWTError as exc:
             raise _rejected(401, f"invalid token: {exc}") from None
-        email = claims.get("email")
-        if self._allowed and (
-            email not in self._allowed or claims.get("email_verified") is not True
-        ):
-            raise _rejected(403, f"caller {email!r} is not an allowed service account")
-        return TaskCaller(
-            issuer=claims["iss"],
-            subject=str(claims.get("sub", "")),
-            email=email if isinstance(email, str) else None,
-            audience=audience,
-            claims=MappingProxyType(claims),
-        )
+        return _Verified(claims, kid, key)
+
+    def _check_cached(self, claims: dict[str, Any], audience: str) -> None:
+        """What ``jwt.decode`` checks that can change for a token already verified."""
+        if claims["exp"] + self._leeway < time.time():
+            raise _rejected(401, "token expired")
+        token_audience = claims["aud"]
+        allowed = token_audience if isinstance(token_audience, list) else [token_audience]
+        if audience not in allowed:
+            raise _rejected(403, f"token is not for this audience ({audience})")
 
 
 # FastAPI up to 0.123.0 resolves a dependency's string annotations with the callable's

@@ -8,6 +8,7 @@ answers both ways, so a task's URL is right whatever the installed FastAPI does.
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any
@@ -18,6 +19,12 @@ from starlette.routing import BaseRoute
 from .errors import ConfigurationError
 
 __all__ = ["copied_by_include_router", "mount_prefix", "route_url", "served_routes"]
+
+# A memo, app -> id(route) -> (routes version, prefix): walking a large app on every .delay()
+# cost more than binding the arguments. Weak, so it never keeps an app alive.
+_PREFIXES: weakref.WeakKeyDictionary[Any, dict[int, tuple[object, str]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 _INCLUDE_ROUTER = APIRouter.include_router.__code__
 
@@ -41,6 +48,16 @@ def mount_prefix(app: Any, route: APIRoute) -> str:
 
     :raises ConfigurationError: the app does not serve the route.
     """
+    version = _routes_version(app)
+    known = _PREFIXES.setdefault(app, {}).get(id(route))
+    if known is not None and known[0] == version:
+        return known[1]
+    prefix = _find_prefix(app, route)
+    _PREFIXES[app][id(route)] = (version, prefix)
+    return prefix
+
+
+def _find_prefix(app: Any, route: APIRoute) -> str:
     for candidate, path_format in served_routes(app.routes):
         same = candidate is route or (
             isinstance(candidate, APIRoute)
@@ -53,6 +70,14 @@ def mount_prefix(app: Any, route: APIRoute) -> str:
         f"the worker app does not serve {route.name} ({route.path}); "
         "include its router in the app given to the container as worker_app"
     )
+
+
+def _routes_version(app: Any) -> object:
+    """Changes whenever a route is added or a router included anywhere under ``app``."""
+    get_version = getattr(getattr(app, "router", None), "_get_routes_version", None)
+    if callable(get_version):  # FastAPI >= 0.137 (private, hence looked up, not required)
+        return get_version()
+    return len(app.routes)  # older FastAPI copies included routes into app.routes
 
 
 def served_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[BaseRoute, str | None]]:

@@ -9,8 +9,7 @@ import pytest
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
-from tests.support import RecordingWorker
+from cloudtasks_kit.testing import EmulatorProcess
 
 PARENT = "projects/test-project/locations/us-central1"
 
@@ -27,24 +26,6 @@ def emulator() -> Iterator[EmulatorProcess]:
 @pytest.fixture(scope="session")
 def client(emulator: EmulatorProcess) -> Any:
     return emulator.tasks_client()
-
-
-@pytest.fixture(scope="session")
-def recorder() -> Iterator[RecordingWorker]:
-    recording = RecordingWorker()
-    with BackgroundServer(recording.app) as server:
-        recording.base_url = server.url  # type: ignore[attr-defined]
-        yield recording
-
-
-@pytest.fixture
-def path() -> str:
-    return f"/t/{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def url(recorder: RecordingWorker, path: str) -> str:
-    return f"{recorder.base_url}{path}"  # type: ignore[attr-defined]
 
 
 QueueFactory = Callable[..., str]

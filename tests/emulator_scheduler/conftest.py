@@ -15,8 +15,7 @@ from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
     CloudSchedulerGrpcTransport,
 )
 
-from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
-from tests.support import RecordingWorker
+from cloudtasks_kit.testing import EmulatorProcess
 
 PARENT = "projects/test-project/locations/us-central1"
 # A schedule that does not come due while the tests run (unless a test advances the clock).
@@ -145,21 +144,3 @@ def clock_client(clock_emulator: EmulatorProcess) -> Any:
 @pytest.fixture
 def make_clock_job(clock_client: Any) -> Iterator[JobFactory]:
     yield from _job_factory(clock_client)
-
-
-@pytest.fixture(scope="session")
-def recorder() -> Iterator[RecordingWorker]:
-    recording = RecordingWorker()
-    with BackgroundServer(recording.app) as server:
-        recording.base_url = server.url  # type: ignore[attr-defined]
-        yield recording
-
-
-@pytest.fixture
-def path() -> str:
-    return f"/j/{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def url(recorder: RecordingWorker, path: str) -> str:
-    return f"{recorder.base_url}{path}"  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Fixtures shared by the emulator's test packages: a recording worker and unique paths."""
+"""Fixtures shared across test modules: a recording worker, unique paths, an SDK tracer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cloudtasks_kit.testing import BackgroundServer
 from tests.support import RecordingWorker
@@ -28,3 +32,14 @@ def path() -> str:
 @pytest.fixture
 def url(recorder: RecordingWorker, path: str) -> str:
     return f"{recorder.base_url}{path}"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """An SDK tracer provider for one test only (the global one can be set once per process)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    yield exporter
+    provider.shutdown()

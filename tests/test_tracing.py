@@ -1,6 +1,5 @@
 """Trace context from ``.delay()`` through the real emulator to the worker."""
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +7,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, Header
 from google.cloud import tasks_v2
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cloudtasks_kit import DelayedRoute, delayer, trace_propagation_hook
@@ -44,17 +42,6 @@ def cloudtasks_settings_overrides(tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _empty_inbox() -> None:
     inbox.clear()
-
-
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    """An SDK tracer provider for one test only (the global one can be set once per process)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
-    yield exporter
-    provider.shutdown()
 
 
 @pytest.fixture

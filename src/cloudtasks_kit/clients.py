@@ -7,7 +7,8 @@ Credentials, which are only looked up here, when the container first needs a cli
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 import grpc
 from google.cloud import scheduler_v1, tasks_v2
@@ -31,11 +32,7 @@ __all__ = [
 
 
 def tasks_client(settings: KitSettings) -> Iterator[tasks_v2.CloudTasksClient]:
-    if settings.emulator_host:
-        channel = grpc.insecure_channel(settings.emulator_host)
-        client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
-    else:
-        client = tasks_v2.CloudTasksClient()
+    client = _build(settings, tasks_v2.CloudTasksClient, CloudTasksGrpcTransport)
     try:
         yield client
     finally:
@@ -45,14 +42,7 @@ def tasks_client(settings: KitSettings) -> Iterator[tasks_v2.CloudTasksClient]:
 async def async_tasks_client(
     settings: KitSettings,
 ) -> AsyncIterator[tasks_v2.CloudTasksAsyncClient]:
-    # Built inside the running loop: a grpc.aio channel belongs to the loop it was made in.
-    if settings.emulator_host:
-        channel = grpc.aio.insecure_channel(settings.emulator_host)
-        client = tasks_v2.CloudTasksAsyncClient(
-            transport=CloudTasksGrpcAsyncIOTransport(channel=channel)
-        )
-    else:
-        client = tasks_v2.CloudTasksAsyncClient()
+    client = _abuild(settings, tasks_v2.CloudTasksAsyncClient, CloudTasksGrpcAsyncIOTransport)
     try:
         yield client
     finally:
@@ -60,13 +50,7 @@ async def async_tasks_client(
 
 
 def scheduler_client(settings: KitSettings) -> Iterator[scheduler_v1.CloudSchedulerClient]:
-    if settings.emulator_host:
-        channel = grpc.insecure_channel(settings.emulator_host)
-        client = scheduler_v1.CloudSchedulerClient(
-            transport=CloudSchedulerGrpcTransport(channel=channel)
-        )
-    else:
-        client = scheduler_v1.CloudSchedulerClient()
+    client = _build(settings, scheduler_v1.CloudSchedulerClient, CloudSchedulerGrpcTransport)
     try:
         yield client
     finally:
@@ -76,14 +60,28 @@ def scheduler_client(settings: KitSettings) -> Iterator[scheduler_v1.CloudSchedu
 async def async_scheduler_client(
     settings: KitSettings,
 ) -> AsyncIterator[scheduler_v1.CloudSchedulerAsyncClient]:
-    if settings.emulator_host:
-        channel = grpc.aio.insecure_channel(settings.emulator_host)
-        client = scheduler_v1.CloudSchedulerAsyncClient(
-            transport=CloudSchedulerGrpcAsyncIOTransport(channel=channel)
-        )
-    else:
-        client = scheduler_v1.CloudSchedulerAsyncClient()
+    client = _abuild(
+        settings, scheduler_v1.CloudSchedulerAsyncClient, CloudSchedulerGrpcAsyncIOTransport
+    )
     try:
         yield client
     finally:
         await client.transport.close()
+
+
+_Client = TypeVar("_Client")
+
+
+def _build(settings: KitSettings, client: Callable[..., _Client], transport: Any) -> _Client:
+    """Google's client, or one on an insecure channel to the emulator (no credentials)."""
+    if settings.emulator_host:
+        return client(transport=transport(channel=grpc.insecure_channel(settings.emulator_host)))
+    return client()
+
+
+def _abuild(settings: KitSettings, client: Callable[..., _Client], transport: Any) -> _Client:
+    # Called inside the running loop: a grpc.aio channel belongs to the loop it was made in.
+    if settings.emulator_host:
+        channel = grpc.aio.insecure_channel(settings.emulator_host)
+        return client(transport=transport(channel=channel))
+    return client()

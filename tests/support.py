@@ -1,4 +1,5 @@
-"""Test doubles that are real servers: a scriptable recording worker, and raw TCP misbehavers."""
+"""Test doubles that are real servers (a scriptable recording worker, raw TCP misbehavers), and
+the untyped spellings of the typed accessors for calls that are wrong on purpose."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socketserver
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from cloudtasks_kit import Delayer, ScheduledJob, delayer, scheduled_job
 
 
 @dataclass(frozen=True)
@@ -190,3 +194,16 @@ def emulator_rpcs(http_url: str) -> dict[str, int]:
 
     rpcs: dict[str, int] = httpx.get(f"{http_url}/admin/stats", timeout=10).json()["rpcs"]
     return rpcs
+
+
+def untyped(endpoint: Callable[..., Any]) -> Delayer[...]:
+    """``delayer(endpoint)`` without static checking of the call: for arguments that are wrong
+    on purpose, or that only the runtime binder knows (a dependency's own parameters, a dict
+    for a model)."""
+    return delayer(endpoint)
+
+
+def untyped_job(endpoint: Callable[..., Any], **spec: Any) -> ScheduledJob[...]:
+    """``scheduled_job(endpoint, ...)`` without static checking of ``.schedule()``."""
+    job: ScheduledJob[...] = scheduled_job(endpoint, **spec)
+    return job

@@ -27,8 +27,8 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.requests import HTTPConnection
 
-from cloudtasks_kit.binding import BoundRequest, RouteBinder
-from cloudtasks_kit.errors import InvalidTaskArguments, RouteNotDelayable
+from cloudtasks_kit._binding import BoundRequest, RouteBinder
+from cloudtasks_kit._errors import InvalidTaskArguments, RouteNotDelayable
 
 with warnings.catch_warnings():
     # Starlette prefers httpx2 and warns on import when it finds httpx, which the dev extras pin.

@@ -78,6 +78,11 @@ def ensure_queues(emulator: EmulatorProcess, *queue_ids: str) -> None:
         client.transport.close()
 
 
+def wired(container: Any) -> Any:
+    container.wire()
+    return container
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
@@ -100,11 +105,11 @@ def test_environment_switch_changes_where_tasks_go(
     monkeypatch.setenv("CLOUDTASKS_BASE_URL", second_url)  # env beats YAML...
 
     monkeypatch.setenv("CLOUDTASKS_ENV", "alpha")
-    containers.append(Container())
+    containers.append(wired(Container()))
     alpha = delayer(env_task).delay(n=1)
 
     monkeypatch.setenv("CLOUDTASKS_ENV", "beta")
-    containers.append(Container())
+    containers.append(wired(Container()))
     beta = delayer(env_task).delay(n=2)
 
     assert alpha.queue == f"{PARENT}/queues/alpha-q"
@@ -135,7 +140,7 @@ def test_environment_switch_changes_the_worker(
 
     for env, n in (("alpha", 3), ("beta", 4), ("alpha", 5)):
         monkeypatch.setenv("CLOUDTASKS_ENV", env)
-        containers.append(Container())
+        containers.append(wired(Container()))
         delayer(env_task).delay(n=n)
 
     assert [r.path for r in first.wait_for("/env/5", 1)] == ["/env/5"]
@@ -182,7 +187,7 @@ def test_clients_are_built_on_first_use_and_closed_on_shutdown(
     monkeypatch.setattr(grpc, "insecure_channel", spy)
     # Read only when first needed: a bad value here does not stop the container's creation.
     monkeypatch.setenv("CLOUDTASKS_PROJECT", "not/a/project")
-    container = Container()
+    container = wired(Container())
     containers.append(container)
     assert channels == []
     with pytest.raises(ConfigurationError, match="CLOUDTASKS_PROJECT"):
@@ -222,7 +227,7 @@ def test_nothing_happens_at_import() -> None:
 
         grpc.insecure_channel = grpc.secure_channel = google.auth.default = refuse
         os.environ["CLOUDTASKS_PROJECT"] = "not/a/project"  # settings are not read either
-        import cloudtasks_kit, cloudtasks_kit.pytest_plugin, cloudtasks_kit.testing
+        import cloudtasks_kit, cloudtasks_kit.testing.pytest_plugin, cloudtasks_kit.testing
         cloudtasks_kit.Container()
         print("ok")
         """
@@ -274,7 +279,7 @@ def from_environment(
 def test_emulator_needs_no_credentials(
     from_environment: RecordingWorker, containers: list[Any]
 ) -> None:
-    containers.append(Container())
+    containers.append(wired(Container()))
 
     result = delayer(env_task).delay(n=10)
 
@@ -311,7 +316,7 @@ def test_worker_app_adds_mount_prefixes(
         tasks_client=providers.Object(client),
         worker_app=providers.Object(mounted),
     )
-    containers.append(container)
+    containers.append(wired(container))
 
     assert delayer(env_task).delay(n=11).url == "http://w/mounted/env/11"
     with container.worker_app.override(FastAPI()), pytest.raises(ConfigurationError, match="serve"):
@@ -325,7 +330,7 @@ def test_without_an_emulator_credentials_are_looked_up(
 ) -> None:
     # The counterpart of the test above: it proves the fixture would catch a lookup.
     monkeypatch.delenv("CLOUDTASKS_EMULATOR_HOST")
-    containers.append(Container())
+    containers.append(wired(Container()))
 
     with pytest.raises(AssertionError, match="looked up credentials"):
         delayer(env_task).delay(n=13)

@@ -1,7 +1,7 @@
 """What differs between the FastAPI versions ``fastapi>=`` allows, pinned down without a worker.
 
 Each test holds on every supported FastAPI; the comment says which versions behave otherwise
-(see the compatibility notes in ``mounting.py``, ``binding.py`` and ``auth.py``).
+(see the compatibility notes in ``_routing.py`` and ``_binding.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from cloudtasks_kit import (
     ScheduledRoute,
     delayer,
 )
-from cloudtasks_kit.binding import RouteBinder
-from cloudtasks_kit.mounting import copied_by_include_router, route_url
+from cloudtasks_kit._binding import RouteBinder
+from cloudtasks_kit._routing import route_url
 from cloudtasks_kit.settings import WorkerAuthSettings
+from tests.support import untyped
 
 
 def test_delay_stays_on_the_declared_route_when_two_apps_include_it() -> None:
@@ -42,7 +43,7 @@ def test_delay_stays_on_the_declared_route_when_two_apps_include_it() -> None:
     assert route_url("http://w", first, route, path) == "http://w/a/jobs/1"
     assert route_url("http://w", second, route, path) == "http://w/b/jobs/1"
     with pytest.raises(InvalidTaskArguments) as caught:
-        delayer(job).delay(n="x")
+        untyped(job).delay(n="x")
     assert caught.value.route == "job (POST /jobs/{n})"
 
 
@@ -58,8 +59,18 @@ def test_scheduler_stays_on_the_declared_route() -> None:
     assert tick.scheduler.__self__ is declared  # type: ignore[attr-defined]
 
 
-def test_routes_declared_outside_include_router_are_not_copies() -> None:
-    assert not copied_by_include_router()
+def test_an_endpoint_declared_twice_keeps_its_first_route() -> None:
+    # The registry keeps the first route built for an endpoint: the one it was declared on,
+    # whatever copies include_router makes later (FastAPI <= 0.136) or a second declaration.
+    first, second = APIRouter(route_class=DelayedRoute), APIRouter(route_class=DelayedRoute)
+
+    def job() -> None: ...
+
+    first.post("/first")(job)
+    second.post("/second")(job)
+
+    assert delayer(job)._route is first.routes[0]
+    assert job.delay.__self__ is delayer(job)  # type: ignore[attr-defined]
 
 
 def test_a_verifier_instance_reads_the_request_not_a_query_parameter() -> None:

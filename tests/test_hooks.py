@@ -21,12 +21,12 @@ from cloudtasks_kit import (
     oidc_delayed_hook,
     oidc_scheduled_hook,
     task_default_options,
+    trace_propagation_hook,
 )
-from cloudtasks_kit.hooks import settings_delayed_hooks
-from cloudtasks_kit.pytest_plugin import EagerContainer
+from cloudtasks_kit._hooks import settings_delayed_hooks
 from cloudtasks_kit.settings import load_settings
 from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
-from cloudtasks_kit.tracing import trace_propagation_hook
+from cloudtasks_kit.testing.pytest_plugin import EagerContainer
 from tests.support import Inbox
 
 KITCHEN_SA = "kitchen@test-project.iam.gserviceaccount.com"

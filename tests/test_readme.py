@@ -22,7 +22,7 @@ PROJECT, LOCATION = "readme-project", "us-central1"
 
 def _blocks(lang: str) -> list[str]:
     # A shell block's commands are run elsewhere (make demo / make test by CI, the CLI by
-    # tests/test_queues.py and tests/test_schedules.py).
+    # tests/ops/test_queues.py and tests/ops/test_schedules.py).
     return [m["code"] for m in BLOCK.finditer(README.read_text()) if m["lang"] == lang]
 
 

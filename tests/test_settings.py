@@ -14,8 +14,8 @@ from typing import Any, get_args, get_origin
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from cloudtasks_kit._errors import ConfigurationError
 from cloudtasks_kit._yaml_source import LayeredYamlSettingsSource
-from cloudtasks_kit.errors import ConfigurationError
 from cloudtasks_kit.settings import (
     KitSettings,
     QueueSettings,

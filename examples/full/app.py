@@ -1,7 +1,8 @@
 """``create_app()``: the container and the worker app, built together.
 
-The dependency-injector FastAPI pattern: the container is created here, not at import, and
-its resources (the Cloud Tasks clients) are closed when the app shuts down. The worker side:
+The dependency-injector FastAPI pattern: the container is created here, not at import, bound
+to the app it serves, and its resources (the Cloud Tasks clients) are closed when the app
+shuts down. The worker side:
 retry/drop answers logged with the task's name, and a CONSUMER span per attempt.
 """
 
@@ -21,6 +22,7 @@ def create_app() -> FastAPI:
     app.include_router(router, prefix="/v1")
     install_task_handlers(app)
     app.add_middleware(TaskTracingMiddleware)
-    container.worker_app.override(app)
+    # The app's requests and lifespan use this container, and task URLs carry its prefixes.
+    container.bind_app(app)
     app.state.container = container
     return app

@@ -18,8 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from cloudtasks_kit import delayer
-from cloudtasks_kit.queues import ensure_queues
+from cloudtasks_kit import delayer, ensure_queues
 from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
 
 from .app import create_app
@@ -50,6 +49,9 @@ def main() -> int:
         os.environ["CLOUDTASKS_BASE_URL"] = worker.url
         with worker:
             container = app.state.container
+            # This script enqueues outside the app's requests: the app's container is the one
+            # to use here too.
+            container.wire()
             settings = container.settings()
             say(f"environment {settings.env}: project {settings.project}, worker {worker.url}")
             plan = ensure_queues(settings, container.tasks_client())

@@ -12,6 +12,7 @@ from cloudtasks_kit import (
     DelayedRoute,
     RetryLater,
     TaskCaller,
+    TaskContext,
     TaskContextDep,
     attempt_guard,
     task_default_options,
@@ -56,7 +57,9 @@ Caller = Annotated[TaskCaller | None, Depends(verify_task_caller)]
 
 
 @router.post("/emails/send")
-async def send_email(email: Email, task: TaskContextDep, caller: Caller) -> None:
+async def send_email(
+    email: Email, task: TaskContextDep = TaskContext(), caller: Caller = None
+) -> None:
     received.add(
         {
             "task": "send_email",
@@ -72,8 +75,8 @@ async def send_email(email: Email, task: TaskContextDep, caller: Caller) -> None
 async def build_report(
     report: str,
     day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")],
-    task: TaskContextDep,
-    caller: Caller,
+    task: TaskContextDep = TaskContext(),
+    caller: Caller = None,
 ) -> None:
     if task.attempt == 1:
         # The data is not there yet: Cloud Tasks retries no sooner than a second from now.

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from cloudtasks_kit import (
     DelayedRoute,
     ScheduledRoute,
+    TaskContext,
     TaskContextDep,
     scheduled,
     task_default_options,
@@ -66,7 +67,8 @@ async def make_dinner(
     restaurant: str,
     recipe: Recipe,
     x_request_id: Annotated[str, Header()],
-    task: TaskContextDep,
+    # Filled in by the worker; the default (no task) keeps it optional for type checkers.
+    task: TaskContextDep = TaskContext(),
 ) -> None:
     kitchen.serve(
         f"make_dinner at {restaurant} with {', '.join(recipe.ingredients)} "
@@ -84,7 +86,7 @@ jobs = APIRouter(route_class=ScheduledRoute, prefix="/jobs")
     time_zone="Asia/Kolkata",
     kwargs={"recipe": {"ingredients": ["Milk", "Cereal"]}},
 )
-async def home_cook(recipe: Recipe, job: TaskContextDep) -> None:
+async def home_cook(recipe: Recipe, job: TaskContextDep = TaskContext()) -> None:
     kitchen.serve(
         f"home_cook with {', '.join(recipe.ingredients)} "
         f"(job {job.job_name}, scheduled for {job.schedule_time:%H:%M} UTC)"

@@ -17,7 +17,7 @@ import httpx
 from google.cloud import tasks_v2
 
 from cloudtasks_kit import Container, TaskAlreadyExists, delayer
-from cloudtasks_kit.schedules import plan_schedules
+from cloudtasks_kit.ops import plan_schedules
 from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
 
 from .app import Recipe, app, kitchen, make_dinner
@@ -54,6 +54,7 @@ def main() -> int:
             CLOUDTASKS_AUTH__ISSUER=emulator.http_url,
         )
         container = Container()
+        container.wire()  # the process's container: .delay() here and in the worker use it
         container.worker_app.override(app)
         settings = container.settings()
         client = container.tasks_client()

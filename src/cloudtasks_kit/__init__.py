@@ -1,12 +1,14 @@
-"""cloudtasks-kit: FastAPI routes as typed Cloud Tasks and Cloud Scheduler jobs."""
+"""cloudtasks-kit: FastAPI routes as typed Cloud Tasks and Cloud Scheduler jobs.
 
-from .auth import JwksCache, OidcVerifier, TaskCaller, oidc_verifier, verify_task_caller
-from .binding import BoundRequest
-from .consumer_tracing import TaskTracingMiddleware
-from .container import Container
-from .delayed import BulkItem, BulkResult, DelayedRoute, Delayer, delayer, task_default_options
-from .enqueue import DelayOptions, DelayResult, TaskEnqueuer
-from .errors import (
+The public API is this package's ``__all__``: the names the parts below declare public.
+``cloudtasks_kit.testing`` (test helpers and the pytest plugin) and
+``cloudtasks_kit.emulator`` (the local emulator) are public packages of their own.
+"""
+
+from ._action import Action
+from ._binding import BoundRequest
+from ._container import Container
+from ._errors import (
     BlockingDelayWarning,
     CloudTasksKitError,
     ConfigurationError,
@@ -17,7 +19,7 @@ from .errors import (
     TaskCreateError,
     TaskCreateTimeout,
 )
-from .hooks import (
+from ._hooks import (
     DelayedTaskHook,
     ScheduledJobHook,
     chained_hook,
@@ -25,9 +27,22 @@ from .hooks import (
     deadline_scheduled_hook,
     oidc_delayed_hook,
     oidc_scheduled_hook,
+    trace_propagation_hook,
 )
-from .reconcile import Action
-from .scheduled import (
+from .ops import Change, Failure, Plan, ensure_queues, plan_queues, plan_schedules
+from .producer import (
+    BulkItem,
+    BulkResult,
+    DelayedRoute,
+    Delayer,
+    DelayOptions,
+    DelayResult,
+    OptionArguments,
+    TaskEnqueuer,
+    delayer,
+    task_default_options,
+)
+from .scheduler import (
     JobRetry,
     JobScheduler,
     ScheduledJob,
@@ -36,17 +51,32 @@ from .scheduled import (
     scheduled,
     scheduled_job,
 )
-from .settings import KitSettings, load_settings, queue_path
-from .tracing import trace_propagation_hook
+from .settings import (
+    KitSettings,
+    OidcSettings,
+    QueueSettings,
+    RateLimitSettings,
+    RetrySettings,
+    WorkerAuthSettings,
+    load_settings,
+    queue_path,
+)
 from .worker import (
     DropTask,
     InvalidTaskHeaders,
+    JwksCache,
+    JwksUnavailable,
+    OidcVerifier,
     RetryLater,
+    TaskCaller,
     TaskContext,
     TaskContextDep,
+    TaskTracingMiddleware,
     attempt_guard,
     install_task_handlers,
+    oidc_verifier,
     task_context,
+    verify_task_caller,
 )
 
 __all__ = [
@@ -55,6 +85,7 @@ __all__ = [
     "BoundRequest",
     "BulkItem",
     "BulkResult",
+    "Change",
     "CloudTasksKitError",
     "ConfigurationError",
     "Container",
@@ -65,14 +96,22 @@ __all__ = [
     "DelayedTaskHook",
     "Delayer",
     "DropTask",
+    "Failure",
     "InvalidTaskArguments",
     "InvalidTaskHeaders",
     "JobRetry",
     "JobScheduler",
     "JwksCache",
+    "JwksUnavailable",
     "KitSettings",
+    "OidcSettings",
     "OidcVerifier",
+    "OptionArguments",
+    "Plan",
+    "QueueSettings",
+    "RateLimitSettings",
     "RetryLater",
+    "RetrySettings",
     "RouteNotDelayable",
     "ScheduleResult",
     "ScheduledJob",
@@ -86,16 +125,20 @@ __all__ = [
     "TaskCreateTimeout",
     "TaskEnqueuer",
     "TaskTracingMiddleware",
+    "WorkerAuthSettings",
     "attempt_guard",
     "chained_hook",
     "deadline_delayed_hook",
     "deadline_scheduled_hook",
     "delayer",
+    "ensure_queues",
     "install_task_handlers",
     "load_settings",
     "oidc_delayed_hook",
     "oidc_scheduled_hook",
     "oidc_verifier",
+    "plan_queues",
+    "plan_schedules",
     "queue_path",
     "scheduled",
     "scheduled_job",

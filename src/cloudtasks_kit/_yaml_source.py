@@ -16,7 +16,7 @@ import yaml
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from cloudtasks_kit.errors import ConfigurationError
+from cloudtasks_kit._errors import ConfigurationError
 
 __all__ = [
     "BASE_LAYER",

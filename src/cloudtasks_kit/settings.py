@@ -41,8 +41,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from cloudtasks_kit._errors import ConfigurationError
 from cloudtasks_kit._yaml_source import DEFAULT_ENV, ENV_NAME_PATTERN, LayeredYamlSettingsSource
-from cloudtasks_kit.errors import ConfigurationError
 
 __all__ = [
     "KitSettings",

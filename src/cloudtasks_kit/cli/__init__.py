@@ -1,0 +1,5 @@
+"""The ``cloudtasks-kit`` command: ``emulator``, ``queues sync``, ``schedules sync``."""
+
+from ._main import main
+
+__all__ = ["main"]

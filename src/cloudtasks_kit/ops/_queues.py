@@ -1,0 +1,121 @@
+"""``queues sync``: create or update the Cloud Tasks queues declared in settings.
+
+Only the fields a queue's settings set are compared and written (``rate_limits``,
+``retry``); what they leave unset stays as Cloud Tasks has it. ``max_burst_size`` is derived
+by Cloud Tasks from the rate and cannot be set through the API, so it is never written.
+Queues the settings do not declare are never touched.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from google.api_core import exceptions
+from google.cloud import tasks_v2
+from google.protobuf import field_mask_pb2
+
+from .._action import Action
+from .._errors import ConfigurationError
+from ..settings import KitSettings, QueueSettings
+from ._plan import Change, Plan
+
+__all__ = ["ensure_queues", "plan_queues"]
+
+_RATE_FIELDS = ("max_dispatches_per_second", "max_concurrent_dispatches")
+_RETRY_FIELDS = (
+    "max_attempts",
+    "min_backoff",
+    "max_backoff",
+    "max_doublings",
+    "max_retry_duration",
+)
+
+
+def desired_queues(settings: KitSettings) -> dict[str, dict[str, Any]]:
+    """Queue path -> the fields its settings set, as ``{"rate_limits.x": value, ...}``."""
+    desired: dict[str, dict[str, Any]] = {}
+    for key, queue in settings.queues.items():
+        desired[settings.queue_path(key)] = _fields(queue)
+    if settings.default_queue is not None:
+        desired.setdefault(settings.queue_path(), {})
+    return desired
+
+
+def plan_queues(settings: KitSettings, client: Any) -> Plan:
+    plan = Plan("queue")
+    for name, wanted in sorted(desired_queues(settings).items()):
+        try:
+            current = client.get_queue(name=name)
+        except exceptions.NotFound:
+            queue = _queue(name, wanted)
+            parent = name.rsplit("/queues/", 1)[0]
+            plan.changes.append(
+                Change(
+                    Action.CREATE,
+                    name,
+                    tuple(sorted(wanted)),
+                    partial(client.create_queue, parent=parent, queue=queue),
+                )
+            )
+            continue
+        differing = tuple(
+            sorted(path for path, value in wanted.items() if _current(current, path) != value)
+        )
+        if not differing:
+            plan.changes.append(Change(Action.UNCHANGED, name))
+            continue
+        queue = _queue(name, {path: wanted[path] for path in differing})
+        mask = field_mask_pb2.FieldMask(paths=list(differing))
+        plan.changes.append(
+            Change(
+                Action.UPDATE,
+                name,
+                differing,
+                partial(client.update_queue, queue=queue, update_mask=mask),
+            )
+        )
+    return plan
+
+
+def ensure_queues(settings: KitSettings, client: Any) -> Plan:
+    """Plan and apply at once, e.g. in an application's lifespan (never at import).
+
+    :raises ConfigurationError: listing every queue that could not be created or updated.
+    """
+    plan = plan_queues(settings, client)
+    failures = plan.apply()
+    if failures:
+        raise ConfigurationError(
+            "queues sync failed: "
+            + "; ".join(f"{f.change.action} {f.change.name}: {f.error}" for f in failures)
+        )
+    return plan
+
+
+def _fields(queue: QueueSettings) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if queue.rate_limits is not None:
+        for name in _RATE_FIELDS:
+            value = getattr(queue.rate_limits, name)
+            if value is not None:
+                fields[f"rate_limits.{name}"] = value
+    if queue.retry is not None:
+        for name in _RETRY_FIELDS:
+            value = getattr(queue.retry, name)
+            if value is not None:
+                fields[f"retry_config.{name}"] = value
+    return fields
+
+
+def _queue(name: str, fields: dict[str, Any]) -> tasks_v2.Queue:
+    queue = tasks_v2.Queue(name=name)
+    for path, value in fields.items():
+        section, attribute = path.split(".")
+        setattr(getattr(queue, section), attribute, value)
+    return queue
+
+
+def _current(queue: tasks_v2.Queue, path: str) -> Any:
+    section, attribute = path.split(".")
+    return getattr(getattr(queue, section), attribute)

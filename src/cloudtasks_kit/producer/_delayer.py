@@ -1,0 +1,153 @@
+"""``.delay()`` for one route: bind and validate the arguments, then hand them to the enqueuer.
+
+A call reads top to bottom: options were checked when given; ``delay`` binds and validates
+the arguments against the route's signature (no RPC yet), asks the active container (see
+:mod:`cloudtasks_kit._active`) for a :class:`~cloudtasks_kit.TaskEnqueuer`, and lets it build,
+hook and create the task.
+
+:class:`Delayer` carries the route function's parameters as a ``ParamSpec``, so a type
+checker checks ``delayer(make_dinner).delay(...)`` against ``make_dinner``'s own signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Unpack
+
+from .._active import active_container
+from .._errors import BlockingDelayWarning
+from ._bulk import (
+    BulkItem,
+    BulkResult,
+    abulk_item,
+    bulk_item,
+    check_concurrency,
+    prepare_bulk,
+)
+from ._enqueue import DelayResult
+from ._options import DelayOptions, OptionArguments, merge_options, route_defaults
+
+if TYPE_CHECKING:
+    from ._route import DelayedRoute
+
+__all__ = ["Delayer"]
+
+P = ParamSpec("P")
+
+
+class Delayer(Generic[P]):
+    """``.delay()`` for one route with a fixed set of options; ``.options()`` makes another.
+
+    Get one with :func:`~cloudtasks_kit.delayer` (typed by the route function's parameters)
+    or as ``endpoint.delay`` / ``endpoint.options(...)`` (the untyped spelling).
+    """
+
+    __slots__ = ("_options", "_route")
+
+    def __init__(self, route: DelayedRoute, options: DelayOptions | None = None) -> None:
+        self._route = route
+        self._options = options
+
+    def options(self, **options: Unpack[OptionArguments]) -> Delayer[P]:
+        """A delayer whose options are these over the route's defaults; checked now.
+
+        ``hooks`` run after the route's (and earlier ``.options()``'); ``None`` for any option
+        means its default (``hooks=None`` drops the route's hooks).
+        """
+        return Delayer(self._route, merge_options(self._effective_options(), options))
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> DelayResult:
+        """Validate the arguments against the route, then create the task.
+
+        Arguments are keywords only (a positional one is refused, naming the keyword to use).
+        Blocks until Cloud Tasks answers: inside ``async def`` code use :meth:`adelay`.
+
+        :raises InvalidTaskArguments: an argument is missing, unknown, positional or of the
+            wrong type (nothing is sent).
+        :raises TaskAlreadyExists: a task with this ``task_id`` exists or ran recently.
+        :raises ContainerNotWired: no kit container is wired or bound.
+        """
+        bound = self._route.binder.bind(*args, **kwargs)
+        _warn_if_loop_running()
+        enqueuer = active_container().task_enqueuer()
+        return enqueuer.enqueue(self._route, bound, self._effective_options())
+
+    async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> DelayResult:
+        """:meth:`delay` on the container's async client: the event loop keeps running."""
+        bound = self._route.binder.bind(*args, **kwargs)
+        enqueuer = active_container(what=".adelay()").async_task_enqueuer()
+        return await enqueuer.aenqueue(self._route, bound, self._effective_options())
+
+    def delay_many(
+        self,
+        calls: Iterable[Mapping[str, Any]],
+        *,
+        task_ids: Sequence[str] | None = None,
+        concurrency: int = 16,
+    ) -> BulkResult:
+        """Enqueue one task per mapping of keyword arguments, ``concurrency`` at a time.
+
+        Every item is validated before the first RPC. Items whose ``task_ids`` entry already
+        exists come back as ``already_exists``, so a retried bulk call with the same ids
+        creates nothing twice.
+        """
+        prepared = self._prepare(calls, task_ids)
+        enqueuer = active_container(what=".delay_many()").task_enqueuer()
+        route = self._route
+        with ThreadPoolExecutor(max_workers=check_concurrency(concurrency)) as pool:
+            items = list(
+                pool.map(
+                    lambda item: bulk_item(item[0], lambda: enqueuer.enqueue(route, *item[1])),
+                    enumerate(prepared),
+                )
+            )
+        return BulkResult(tuple(items))
+
+    async def adelay_many(
+        self,
+        calls: Iterable[Mapping[str, Any]],
+        *,
+        task_ids: Sequence[str] | None = None,
+        concurrency: int = 64,
+    ) -> BulkResult:
+        """:meth:`delay_many` on the async client, ``concurrency`` calls in flight."""
+        prepared = self._prepare(calls, task_ids)
+        enqueuer = active_container(what=".adelay_many()").async_task_enqueuer()
+        results: list[BulkItem | None] = [None] * len(prepared)
+        pending = iter(enumerate(prepared))
+
+        async def worker() -> None:
+            for index, (bound, options) in pending:
+                results[index] = await abulk_item(
+                    index, enqueuer.aenqueue(self._route, bound, options)
+                )
+
+        await asyncio.gather(*(worker() for _ in range(check_concurrency(concurrency))))
+        return BulkResult(tuple(item for item in results if item is not None))
+
+    def _prepare(
+        self, calls: Iterable[Mapping[str, Any]], task_ids: Sequence[str] | None
+    ) -> list[Any]:
+        route = self._route
+        return prepare_bulk(route.binder, route.name, self._effective_options(), calls, task_ids)
+
+    def _effective_options(self) -> DelayOptions:
+        if self._options is not None:
+            return self._options
+        return route_defaults(self._route.endpoint)
+
+
+def _warn_if_loop_running() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    warnings.warn(
+        "a sync .delay() inside a running event loop blocks it until Cloud Tasks answers; "
+        "use `await route.adelay(...)` (or delayer(route).adelay(...)) instead",
+        BlockingDelayWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,315 @@
+"""A bound request plus options -> a CreateTaskRequest -> hooks -> a created task.
+
+The :class:`TaskEnqueuer` is what the container hands to ``.delay()``: it holds the resolved
+settings and hook chain and the client's provider, so overriding any of them in the container
+changes where the next task goes, with no re-import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dependency_injector import providers
+from fastapi.routing import APIRoute
+from google.api_core import exceptions as api_exceptions
+from google.cloud import tasks_v2
+from google.protobuf import timestamp_pb2
+from opentelemetry.trace import Span
+from proto.datetime_helpers import DatetimeWithNanoseconds  # type: ignore[import-untyped]
+
+from .._binding import BoundRequest
+from .._errors import TaskAlreadyExists, TaskCreateError, TaskCreateTimeout
+from .._hooks import DelayedTaskHook, deadline_delayed_hook, run_hooks
+from .._routing import route_url
+from ..settings import KitSettings
+from ._options import DelayOptions
+from ._tracing import producer_span
+
+__all__ = ["DelayResult", "TaskEnqueuer"]
+
+_METHODS = {m.name: m for m in tasks_v2.HttpMethod}  # type: ignore[attr-defined]
+# Errors worth another try within the create timeout: the service may answer next time.
+_TRANSIENT = (
+    api_exceptions.ServiceUnavailable,
+    api_exceptions.DeadlineExceeded,
+    api_exceptions.InternalServerError,
+    api_exceptions.TooManyRequests,
+    api_exceptions.Aborted,
+)
+_FIRST_BACKOFF = 0.1
+_MAX_BACKOFF = 2.0
+# The protobuf class under proto-plus's wrapper. The hot path builds and reads the protobuf
+# messages directly: every proto-plus constructor and attribute read goes through its marshal,
+# which cost as much as binding the arguments (hooks still get a proto-plus request, wrapping
+# the same message).
+_CreateTaskRequestPb: Any = tasks_v2.CreateTaskRequest.pb()
+_NO_SPAN: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+
+@dataclass(frozen=True, slots=True)
+class DelayResult:
+    """What ``.delay()`` created."""
+
+    name: str  # projects/P/locations/L/queues/Q/tasks/ID
+    task_id: str
+    queue: str  # projects/P/locations/L/queues/Q
+    schedule_time: datetime  # aware, UTC
+    url: str
+
+
+class TaskEnqueuer:
+    """Builds, hooks and creates the tasks of ``.delay()`` / ``.adelay()``.
+
+    :param settings: where tasks go (queues, base URL, timeouts).
+    :param client: a ``CloudTasksClient`` (or ``CloudTasksAsyncClient``), or a
+        dependency-injector provider of one: the container passes its client's provider, so
+        the client is built on the first task and closed with the container's resources.
+    :param hooks: run on every request, before the route's and the call's own.
+    :param worker_app: the app serving the routes, for the prefixes of ``include_router``.
+    """
+
+    def __init__(
+        self,
+        settings: KitSettings,
+        client: Any,
+        hooks: Sequence[DelayedTaskHook],
+        worker_app: Any = None,
+    ) -> None:
+        self.settings = settings
+        self._client_source = client
+        self.hooks = tuple(hooks)
+        self.worker_app = worker_app
+
+    @property
+    def client(self) -> Any:
+        """The client; for an async client's provider, what it gives (await it)."""
+        source = self._client_source
+        return source() if isinstance(source, providers.Provider) else source
+
+    async def aclient(self) -> Any:
+        """The async client, initialised on first use."""
+        client = self.client
+        if inspect.isawaitable(client):
+            # Shielded: every later call awaits the same initialisation, which a cancelled call
+            # must not cancel with it. A done one is returned at once, with no loop round trip.
+            client = await asyncio.shield(client)
+        return client
+
+    def enqueue(self, route: APIRoute, bound: BoundRequest, options: DelayOptions) -> DelayResult:
+        request = self.build_request(route, bound, options)
+        with self._producer_span(request) as span:
+            request = self._run_hooks(request, options)
+            return _result(request, self._create(self.client, request, options), span)
+
+    async def aenqueue(
+        self, route: APIRoute, bound: BoundRequest, options: DelayOptions
+    ) -> DelayResult:
+        """:meth:`enqueue` on the async client: the same request, hooks and errors."""
+        request = self.build_request(route, bound, options)
+        client = await self.aclient()
+        with self._producer_span(request) as span:
+            request = self._run_hooks(request, options)
+            return _result(request, await self._acreate(client, request, options), span)
+
+    def _producer_span(
+        self, request: tasks_v2.CreateTaskRequest
+    ) -> contextlib.AbstractContextManager[Span | None]:
+        if not self.settings.tracing:
+            return _NO_SPAN  # tracing off in settings: not even the generator
+        message = tasks_v2.CreateTaskRequest.pb(request)
+        task_id = message.task.name.rsplit("/", 1)[1] if message.task.name else None
+        return producer_span(message.parent.rsplit("/", 1)[1], task_id)
+
+    def _run_hooks(
+        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.CreateTaskRequest:
+        # Settings first, then the route's and the call's: the most specific wins.
+        return run_hooks((*self.hooks, *_option_hooks(options)), request)
+
+    def build_request(
+        self, route: APIRoute, bound: BoundRequest, options: DelayOptions
+    ) -> tasks_v2.CreateTaskRequest:
+        settings = self.settings
+        queue = settings.queue_path(options.queue)
+        headers = dict(bound.headers)
+        headers.update(options.headers)
+        # Built as protobuf and wrapped once (see _CreateTaskRequestPb): the same message.
+        request = _CreateTaskRequestPb(parent=queue)
+        task = request.task
+        http = task.http_request
+        http.url = route_url(self._base_url(options), self.worker_app, route, bound.path)
+        http.http_method = _METHODS[bound.method]
+        http.headers.update(headers)
+        http.body = bound.body
+        if options.task_id is not None:
+            task.name = f"{queue}/tasks/{_task_id(options.task_id, options.hash_task_id)}"
+        schedule = _schedule_time(options)
+        if schedule is not None:
+            task.schedule_time.CopyFrom(schedule)
+        wrapped: tasks_v2.CreateTaskRequest = tasks_v2.CreateTaskRequest.wrap(request)
+        return wrapped
+
+    def _base_url(self, options: DelayOptions) -> object:
+        if options.base_url is not None:
+            return options.base_url
+        queue = self.settings.queue_settings(options.queue)
+        return (queue.base_url if queue is not None else None) or self.settings.base_url
+
+    def _create(
+        self, client: Any, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
+        try:
+            return self._create_with_retries(client, request, options)
+        except api_exceptions.NotFound:
+            self._check_may_create_queue(request)
+        with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another caller
+            client.create_queue(**_queue_of(request))
+        return self._create_with_retries(client, request, options)
+
+    async def _acreate(
+        self, client: Any, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
+        try:
+            return await self._acreate_with_retries(client, request, options)
+        except api_exceptions.NotFound:
+            self._check_may_create_queue(request)
+        with contextlib.suppress(api_exceptions.Conflict):
+            await client.create_queue(**_queue_of(request))
+        return await self._acreate_with_retries(client, request, options)
+
+    def _create_with_retries(
+        self, client: Any, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
+        attempts = _Attempts(request, self._timeout(options), self.settings.task_create_retries)
+        while True:
+            remaining = attempts.start()
+            try:
+                task: tasks_v2.Task = client.create_task(
+                    request=request, timeout=remaining, retry=None
+                )
+                return task
+            except api_exceptions.GoogleAPICallError as exc:
+                time.sleep(attempts.failed(exc))
+
+    async def _acreate_with_retries(
+        self, client: Any, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+    ) -> tasks_v2.Task:
+        attempts = _Attempts(request, self._timeout(options), self.settings.task_create_retries)
+        while True:
+            remaining = attempts.start()
+            try:
+                task: tasks_v2.Task = await client.create_task(
+                    request=request, timeout=remaining, retry=None
+                )
+                return task
+            except api_exceptions.GoogleAPICallError as exc:
+                await asyncio.sleep(attempts.failed(exc))
+
+    def _timeout(self, options: DelayOptions) -> float:
+        return options.create_timeout or self.settings.task_create_timeout
+
+    def _check_may_create_queue(self, request: tasks_v2.CreateTaskRequest) -> None:
+        if not self.settings.create_missing_queues:
+            raise TaskCreateError(
+                f"queue {request.parent} does not exist; create it with "
+                "`cloudtasks-kit queues sync` (or set create_missing_queues)"
+            ) from None
+
+
+class _Attempts:
+    """The create retry policy, one instance per task, shared by the sync and async paths:
+    which errors deserve another try, how long to wait, and when to give up."""
+
+    def __init__(self, request: tasks_v2.CreateTaskRequest, timeout: float, retries: int) -> None:
+        self.request = request
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.left = retries + 1
+        self.backoff = _FIRST_BACKOFF
+
+    def start(self) -> float:
+        """Seconds the next attempt may take. :raises TaskCreateTimeout: none left."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TaskCreateTimeout(
+                f"creating a task in {self.request.parent} did not succeed within "
+                f"{self.timeout:g} s"
+            )
+        self.left -= 1
+        return remaining
+
+    def failed(self, exc: api_exceptions.GoogleAPICallError) -> float:
+        """Seconds to wait before the next attempt, or the typed error that ends the call."""
+        # Before Conflict: Aborted is a Conflict too (409), but worth another try.
+        if isinstance(exc, _TRANSIENT):
+            if self.left <= 0:
+                raise TaskCreateError(
+                    f"creating a task in {self.request.parent} failed after retries; "
+                    f"last error: {exc}"
+                ) from exc
+            wait = min(self.backoff, max(0.0, self.deadline - time.monotonic()))
+            self.backoff = min(self.backoff * 2, _MAX_BACKOFF)
+            return wait
+        if isinstance(exc, api_exceptions.NotFound):
+            raise exc  # the queue is missing: the caller decides whether to create it
+        if isinstance(exc, api_exceptions.Conflict):
+            # Conflict, not only AlreadyExists: the REST transport raises the parent class.
+            raise TaskAlreadyExists(self.request.task.name) from None
+        raise TaskCreateError(f"Cloud Tasks refused the task: {exc}") from exc
+
+
+def _queue_of(request: tasks_v2.CreateTaskRequest) -> dict[str, Any]:
+    return {"parent": request.parent.rsplit("/queues/", 1)[0], "queue": {"name": request.parent}}
+
+
+def _result(
+    request: tasks_v2.CreateTaskRequest, task: tasks_v2.Task, span: Span | None
+) -> DelayResult:
+    # Read from the protobuf messages under proto-plus's wrappers (see _CreateTaskRequestPb).
+    created = tasks_v2.Task.pb(task)
+    sent = tasks_v2.CreateTaskRequest.pb(request)
+    name: str = created.name
+    schedule_time = DatetimeWithNanoseconds.from_timestamp_pb(created.schedule_time)
+    task_id = name.rsplit("/", 1)[1]
+    if span is not None:
+        span.set_attribute("messaging.message.id", task_id)
+    return DelayResult(
+        name=name,
+        task_id=task_id,
+        queue=sent.parent,
+        schedule_time=schedule_time.astimezone(UTC),
+        url=sent.task.http_request.url,
+    )
+
+
+def _option_hooks(options: DelayOptions) -> tuple[DelayedTaskHook, ...]:
+    if options.dispatch_deadline is None:
+        return options.hooks
+    return (deadline_delayed_hook(options.dispatch_deadline), *options.hooks)
+
+
+def _task_id(task_id: str, hashed: bool) -> str:
+    if not hashed:
+        return task_id
+    # Google advises against sequential ids (they hurt its sharding): a hash prefix spreads them.
+    return f"{hashlib.sha256(task_id.encode()).hexdigest()[:8]}-{task_id}"
+
+
+def _schedule_time(options: DelayOptions) -> timestamp_pb2.Timestamp | None:
+    if options.countdown is not None:
+        when = datetime.now(UTC) + timedelta(seconds=options.countdown)
+    elif options.eta is not None:
+        when = options.eta
+    else:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when.astimezone(UTC))
+    return stamp

@@ -1,0 +1,33 @@
+"""The producer's half of a task's trace: a PRODUCER span ``create <queue>`` around CreateTask.
+
+The context of that span reaches the worker through the task's headers, written by
+:func:`~cloudtasks_kit.trace_propagation_hook` (one of the container's hooks). With no SDK
+configured, the span is skipped, so tracing costs nothing until an application sets one up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+
+from .._telemetry import MESSAGING_SYSTEM, TRACER_NAME, tracing_configured
+
+__all__: list[str] = []
+
+
+@contextmanager
+def producer_span(queue_id: str, task_id: str | None) -> Iterator[trace.Span | None]:
+    """A PRODUCER span for one CreateTask call; ``None`` (and no work) with no SDK."""
+    if not tracing_configured():
+        yield None
+        return
+    tracer = trace.get_tracer(TRACER_NAME)
+    with tracer.start_as_current_span(f"create {queue_id}", kind=trace.SpanKind.PRODUCER) as span:
+        span.set_attribute("messaging.system", MESSAGING_SYSTEM)
+        span.set_attribute("messaging.operation.type", "create")
+        span.set_attribute("messaging.destination.name", queue_id)
+        if task_id is not None:
+            span.set_attribute("messaging.message.id", task_id)
+        yield span

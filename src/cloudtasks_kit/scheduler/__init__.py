@@ -1,0 +1,16 @@
+"""Recurring jobs: routes Cloud Scheduler calls, their schedules, and the Cloud Scheduler side."""
+
+from ._declarations import scheduled
+from ._gateway import JobScheduler, ScheduleResult
+from ._route import ScheduledJob, ScheduledRoute, scheduled_job
+from ._spec import JobRetry
+
+__all__ = [
+    "JobRetry",
+    "JobScheduler",
+    "ScheduleResult",
+    "ScheduledJob",
+    "ScheduledRoute",
+    "scheduled",
+    "scheduled_job",
+]

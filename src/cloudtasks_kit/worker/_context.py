@@ -1,0 +1,207 @@
+"""What attempt this is: :class:`TaskContext` and the :func:`task_context` dependency.
+
+``ctx: TaskContextDep`` gives the queue, task, attempt and ETA Cloud Tasks sends in its
+``X-CloudTasks-*`` headers, or the job and schedule time of a Cloud Scheduler call. A request
+that claims to be a task or a job but has a missing or malformed header is answered 400,
+naming the header. The dependency carries the worker mark (:mod:`cloudtasks_kit._marks`), so a
+route using it still binds on a ``DelayedRoute`` router: ``.delay()`` never asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from .._errors import CloudTasksKitError
+from .._marks import mark_worker_dependency
+from .._protocol import (
+    QUEUE_NAME,
+    SCHEDULER,
+    SCHEDULER_JOB_NAME,
+    SCHEDULER_SCHEDULE_TIME,
+    TASK_ATTEMPT_HEADERS,
+    TASK_ETA,
+    TASK_EXECUTION_COUNT,
+    TASK_NAME,
+    TASK_PREVIOUS_RESPONSE,
+    TASK_RETRY_COUNT,
+    TASK_RETRY_REASON,
+)
+
+__all__ = ["InvalidTaskHeaders", "TaskContext", "TaskContextDep", "task_context"]
+
+
+class InvalidTaskHeaders(CloudTasksKitError, ValueError):
+    """A request claims to be a task or a job, but one of its headers is missing or malformed.
+
+    :attr:`header` names the header; :func:`task_context` answers 400 with the message.
+    """
+
+    def __init__(self, header: str, problem: str) -> None:
+        self.header = header
+        super().__init__(f"{header}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What Cloud Tasks / Cloud Scheduler say about the request being handled.
+
+    For a task, the ``queue_name`` .. ``retry_reason`` fields are set; for a Cloud Scheduler
+    call, ``job_name`` and (for cron runs) ``schedule_time``; for any other request (a direct
+    call, a test), everything is ``None`` / ``0``. Times are aware and in UTC.
+    """
+
+    #: The queue id (short form), e.g. ``kitchen-orders``.
+    queue_name: str | None = None
+    #: The task id (short form, the last part of the task's name).
+    task_name: str | None = None
+    #: Attempts before this one: ``0`` on the first attempt.
+    retry_count: int = 0
+    #: Earlier attempts that got a response other than 5xx.
+    execution_count: int = 0
+    #: When the task was (last) scheduled to run.
+    eta: datetime | None = None
+    #: The HTTP status of the previous attempt; ``None`` on the first attempt.
+    previous_response: int | None = None
+    #: Why the task is retried; ``None`` when not given (Google sends it empty for HTTP tasks).
+    retry_reason: str | None = None
+    #: The Cloud Scheduler job's id (short form).
+    job_name: str | None = None
+    #: When the scheduler job was due; ``None`` for manual runs.
+    schedule_time: datetime | None = None
+
+    @property
+    def is_task(self) -> bool:
+        """The request is an attempt of a Cloud Tasks task."""
+        return self.task_name is not None
+
+    @property
+    def is_scheduled(self) -> bool:
+        """The request is a Cloud Scheduler call."""
+        return self.job_name is not None
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number, from 1 (``retry_count + 1``)."""
+        return self.retry_count + 1
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> TaskContext:
+        """Read the context from request headers.
+
+        :param headers: a case-insensitive mapping (Starlette's ``request.headers``), or a
+            plain one with lower-case names.
+        :raises InvalidTaskHeaders: the request claims to be a task (any ``X-CloudTasks-*``
+            header Cloud Tasks always sends) or a job (``X-CloudScheduler*``) but a header of
+            it is missing or malformed.
+        """
+        values = _Headers(headers)
+        context = cls()
+        if any(values.get(name) is not None for name in TASK_ATTEMPT_HEADERS):
+            previous = values.get(TASK_PREVIOUS_RESPONSE)
+            context = cls(
+                queue_name=values.required_text(QUEUE_NAME),
+                task_name=values.required_text(TASK_NAME),
+                retry_count=values.count(TASK_RETRY_COUNT),
+                execution_count=values.count(TASK_EXECUTION_COUNT),
+                eta=values.epoch(TASK_ETA),
+                previous_response=values.status(TASK_PREVIOUS_RESPONSE) if previous else None,
+                retry_reason=values.get(TASK_RETRY_REASON) or None,
+            )
+        if values.get(SCHEDULER) is not None or values.get(SCHEDULER_JOB_NAME) is not None:
+            flag = values.get(SCHEDULER)
+            if flag is not None and flag.lower() != "true":
+                raise InvalidTaskHeaders(SCHEDULER, f"expected 'true', got {flag!r}")
+            schedule_time = values.get(SCHEDULER_SCHEDULE_TIME)
+            context = replace(
+                context,
+                job_name=values.required_text(SCHEDULER_JOB_NAME),
+                schedule_time=values.rfc3339(SCHEDULER_SCHEDULE_TIME) if schedule_time else None,
+            )
+        return context
+
+
+class _Headers:
+    """Typed reads of one request's headers; each failure names its header."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def get(self, name: str) -> str | None:
+        value = self._headers.get(name)
+        return value if value is not None else self._headers.get(name.lower())
+
+    def required_text(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise InvalidTaskHeaders(name, "missing")
+        if not value.strip():
+            raise InvalidTaskHeaders(name, "empty")
+        return value
+
+    def count(self, name: str) -> int:
+        value = self.required_text(name)
+        if not (value.isascii() and value.isdigit()):
+            raise InvalidTaskHeaders(name, f"expected a non-negative integer, got {value!r}")
+        return int(value)
+
+    def status(self, name: str) -> int:
+        value = self.required_text(name)
+        if not (value.isascii() and value.isdigit() and len(value) == 3):
+            raise InvalidTaskHeaders(name, f"expected an HTTP status code, got {value!r}")
+        return int(value)
+
+    def epoch(self, name: str) -> datetime:
+        value = self.required_text(name)
+        try:
+            seconds = float(value)
+            if not math.isfinite(seconds):
+                raise ValueError(value)
+            return datetime.fromtimestamp(seconds, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise InvalidTaskHeaders(
+                name, f"expected seconds since the epoch, got {value!r}"
+            ) from None
+
+    def rfc3339(self, name: str) -> datetime:
+        value = self.required_text(name)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+            raise InvalidTaskHeaders(
+                name, f"expected an RFC 3339 time such as 2024-05-01T06:00:00Z, got {value!r}"
+            )
+        return parsed.astimezone(UTC)
+
+
+@mark_worker_dependency
+async def task_context(request: Request) -> TaskContext:
+    """FastAPI dependency: the :class:`TaskContext` of the request being handled.
+
+    ``async`` though it awaits nothing: FastAPI runs a plain function dependency on its thread
+    pool, a hop that cost more than reading the headers.
+
+    ``ctx: TaskContextDep`` (or ``Annotated[TaskContext, Depends(task_context)]``). A request
+    with broken task or job headers is answered 400 naming the header; the handler never runs.
+    """
+    # The raw ASGI headers (names already lower-case) in a dict: one pass, then plain lookups
+    # instead of a scan of the header list for each of the dozen names read.
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
+    }
+    try:
+        return TaskContext.from_headers(headers)
+    except InvalidTaskHeaders as exc:
+        raise HTTPException(400, detail=f"malformed Cloud Tasks request: {exc}") from None
+
+
+TaskContextDep = Annotated[TaskContext, Depends(task_context)]

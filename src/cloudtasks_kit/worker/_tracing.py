@@ -1,0 +1,120 @@
+"""The worker's half of a task's trace: a CONSUMER span ``process <queue>`` around each attempt.
+
+The producer side (``trace_propagation_hook``) wrote the enqueuing span's context into the
+task's headers (W3C ``traceparent``); Cloud Tasks sends them back with every attempt.
+:class:`TaskTracingMiddleware` reads them and runs the request in a CONSUMER span:
+
+- by default *linked* to the producer span, and a child of whatever span is current (the HTTP
+  server span when the app is instrumented, else a new trace): the messaging conventions'
+  default for push delivery, where one enqueue may be attempted many times, much later;
+- with ``producer_as_parent=True``, a *child* of the producer span: one trace from the code
+  that called ``.delay()`` to the handler, convenient while developing.
+
+Attributes: ``messaging.system`` (``gcp_cloud_tasks``),
+``messaging.destination.name`` (queue id), ``messaging.message.id`` (task id),
+``messaging.operation.type`` (``process``), :data:`ATTEMPT_ATTRIBUTE` (1 on the first
+attempt) and ``http.response.status_code``; any answer but 2xx (Cloud Tasks retries it) marks
+the span as an error. Requests that are not Cloud Tasks attempts pass untouched, and with no
+OpenTelemetry SDK configured every request does (one ``isinstance`` check). Only
+``opentelemetry-api`` is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._active import active_container
+from .._errors import ContainerNotWired
+from .._protocol import QUEUE_NAME, TASK_NAME, TASK_RETRY_COUNT
+from .._telemetry import MESSAGING_SYSTEM, TRACER_NAME, tracing_configured
+
+__all__ = ["TaskTracingMiddleware"]
+
+#: The attempt number (retry count + 1); named after Pub/Sub's ``delivery_attempt``, since the
+#: conventions have no attribute of their own for Cloud Tasks.
+ATTEMPT_ATTRIBUTE = f"messaging.{MESSAGING_SYSTEM}.message.delivery_attempt"
+# ASGI header names are lower-case.
+_QUEUE = QUEUE_NAME.lower()
+_TASK = TASK_NAME.lower()
+_RETRY_COUNT = TASK_RETRY_COUNT.lower()
+
+
+class TaskTracingMiddleware:
+    """ASGI middleware: each Cloud Tasks attempt runs in a CONSUMER span ``process <queue>``.
+
+    ``app.add_middleware(TaskTracingMiddleware)``, or
+    ``app.add_middleware(TaskTracingMiddleware, producer_as_parent=True)``.
+
+    :param producer_as_parent: make the consumer span a child of the producer span instead of
+        linking to it.
+    """
+
+    def __init__(self, app: ASGIApp, *, producer_as_parent: bool | None = None) -> None:
+        self.app = app
+        # None: the active container's settings decide (``trace_producer_as_parent``), read
+        # on the first traced request, never when the app is built.
+        self.producer_as_parent = producer_as_parent
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not tracing_configured():
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope.get("headers", ())
+        }
+        queue, task = headers.get(_QUEUE), headers.get(_TASK)
+        if not queue or not task:
+            await self.app(scope, receive, send)
+            return
+        producer_context = propagate.extract(headers)
+        producer = trace.get_current_span(producer_context).get_span_context()
+        if self.producer_as_parent is None:
+            self.producer_as_parent = _producer_as_parent_setting(scope.get("app"))
+        if self.producer_as_parent:
+            parent, links = producer_context, None
+        else:
+            parent, links = None, [Link(producer)] if producer.is_valid else None
+        attributes: dict[str, str | int] = {
+            "messaging.system": MESSAGING_SYSTEM,
+            "messaging.destination.name": queue,
+            "messaging.message.id": task,
+            "messaging.operation.type": "process",
+        }
+        retry_count = headers.get(_RETRY_COUNT, "")
+        if retry_count.isascii() and retry_count.isdigit():
+            attributes[ATTEMPT_ATTRIBUTE] = int(retry_count) + 1
+        status: int | None = None
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        tracer = trace.get_tracer(TRACER_NAME)
+        with tracer.start_as_current_span(
+            f"process {queue}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            links=links,
+        ) as span:
+            await self.app(scope, receive, send_and_watch)
+            if status is not None:
+                span.set_attribute("http.response.status_code", status)
+            if status is None or not 200 <= status <= 299:
+                # Cloud Tasks retries anything but 2xx: this attempt did not process the task.
+                span.set_status(Status(StatusCode.ERROR, f"answered {status}"))
+
+
+def _producer_as_parent_setting(app: Any) -> bool:
+    try:
+        container = active_container(app)
+    except ContainerNotWired:
+        return False  # no container: the conventions' default, a link
+    return container.settings().trace_producer_as_parent

@@ -67,6 +67,7 @@ def _parts(package: ModuleType) -> list[ModuleType]:
 def test_each_module_declares_what_it_exports(name: str) -> None:
     module = importlib.import_module(name)
 
+    assert module.__doc__, f"{name} says what it is for"
     exported = module.__all__
     assert exported == _isort_style(exported), name
     for each in exported:

@@ -58,6 +58,10 @@ JOB_ID_CHARACTERS: Final = re.compile(r"[A-Za-z0-9_-]*")
 QUEUE_PATH: Final = re.compile(
     r"projects/([^/\s]+)/locations/([^/\s]+)/queues/([A-Za-z0-9-]{1,100})"
 )
+#: A project or location id as it stands in a resource path (``projects/P/locations/L``): one
+#: segment, no '/' and no space, as in :data:`QUEUE_PATH`. Looser than Google's rules for the
+#: ids themselves, which the API enforces; enough that a path built from it cannot shift.
+RESOURCE_SEGMENT: Final = re.compile(r"[^/\s]+")
 
 # --- limits -------------------------------------------------------------------------------------
 

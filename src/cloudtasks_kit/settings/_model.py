@@ -1,21 +1,18 @@
-"""The kit's settings: one model, filled from keyword arguments, the environment, ``.env`` and YAML.
+"""The settings model: :class:`KitSettings`, its sections, and the checks on their values.
 
-Priority, highest first: ``load_settings(**overrides)`` > ``CLOUDTASKS_*`` environment variables
-> ``.env`` > ``config/<env>.yaml`` > ``config/base.yaml`` > the defaults below. Nested keys use
-``__`` in variable names (``CLOUDTASKS_QUEUES__KITCHEN__ID``), and nested mappings merge across
-sources rather than replace each other. Nothing is read until the settings are built.
+Values are checked against Cloud Tasks' own rules (:mod:`cloudtasks_kit._protocol`) here, so that
+a bad value fails at start, not at the first task. The model also declares its sources and their
+order (:meth:`KitSettings.settings_customise_sources`); the YAML files are read by
+:mod:`._source_yaml`.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, TypeGuard, Union, get_args, get_origin
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -24,25 +21,29 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
-    DotEnvSettingsSource,
     EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
-    SecretsSettingsSource,
     SettingsConfigDict,
-    SettingsError,
 )
 
 from cloudtasks_kit._errors import ConfigurationError
-from cloudtasks_kit._yaml_source import DEFAULT_ENV, ENV_NAME_PATTERN, LayeredYamlSettingsSource
+from cloudtasks_kit._protocol import (
+    JOB_ID_CHARACTERS,
+    MAX_DEADLINE,
+    MIN_DEADLINE,
+    QUEUE_ID,
+    QUEUE_PATH,
+    RESOURCE_SEGMENT,
+)
+
+from ._source_yaml import DEFAULT_ENV, ENV_NAME_PATTERN, LayeredYamlSettingsSource
 
 __all__ = [
     "KitSettings",
@@ -51,21 +52,16 @@ __all__ = [
     "RateLimitSettings",
     "RetrySettings",
     "WorkerAuthSettings",
-    "load_settings",
     "queue_path",
 ]
 
 ENV_PREFIX = "CLOUDTASKS_"
 NESTED_DELIMITER = "__"
 
-# Cloud Tasks' own limits, checked here so that a bad value fails at start, not at the first task.
-_QUEUE_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
-_QUEUE_PATH = re.compile(r"projects/([^/\s]+)/locations/([^/\s]+)/queues/([A-Za-z0-9-]{1,100})")
-_SEGMENT = re.compile(r"[^/\s]+")
-_JOB_ID_CHARS = re.compile(r"[A-Za-z0-9_-]*")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
-MIN_DISPATCH_DEADLINE = timedelta(seconds=15)
-MAX_DISPATCH_DEADLINE = timedelta(minutes=30)
+_NOT_A_QUEUE = (
+    "is neither a key of queues, a queue id nor a full queue path (projects/P/locations/L/queues/Q)"
+)
 
 
 # --- value types -------------------------------------------------------------------------------
@@ -91,26 +87,20 @@ def _not_negative(value: timedelta) -> timedelta:
 
 
 def _within_dispatch_limits(value: timedelta) -> timedelta:
-    if not MIN_DISPATCH_DEADLINE <= value <= MAX_DISPATCH_DEADLINE:
+    if not MIN_DEADLINE <= value <= MAX_DEADLINE:
         raise ValueError("must be between 15s and 30m, the limits Cloud Tasks puts on HTTP tasks")
     return value
 
 
-def _plain_segment(value: str) -> str:
-    # project / location go into resource paths: "projects/p" or "us central" would build a
-    # wrong path that only fails at the first RPC.
-    if not _SEGMENT.fullmatch(value):
-        raise ValueError("must be a bare id such as 'my-project', without '/' or spaces")
-    return value
+def _matching(pattern: re.Pattern[str], problem: str) -> AfterValidator:
+    """A check that ``pattern`` matches the whole value; ``problem`` may quote it: ``{value!r}``."""
 
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(problem.format(value=value))
+        return value
 
-def _queue_id(value: str) -> str:
-    if not _QUEUE_ID.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a Cloud Tasks queue id (1-100 letters, digits or '-');"
-            " for a queue key that is not a valid id, set its 'id'"
-        )
-    return value
+    return AfterValidator(check)
 
 
 def _http_url(value: str) -> str:
@@ -140,32 +130,33 @@ def _host_port(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
-    if not _EMAIL.fullmatch(value):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
-def _job_prefix(value: str) -> str:
-    if not _JOB_ID_CHARS.fullmatch(value):
-        raise ValueError("may only hold letters, digits, '-' and '_' (it starts job ids)")
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not ENV_NAME_PATTERN.fullmatch(value):
-        raise ValueError("must be a plain name such as dev, test or prod")
-    return value
-
-
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_not_negative)]
 DispatchDeadline = Annotated[Duration, AfterValidator(_within_dispatch_limits)]
-Segment = Annotated[str, AfterValidator(_plain_segment)]
-QueueId = Annotated[str, AfterValidator(_queue_id)]
+# project / location go into resource paths: "projects/p" or "us central" would build a wrong
+# path that only fails at the first RPC.
+Segment = Annotated[
+    str,
+    _matching(RESOURCE_SEGMENT, "must be a bare id such as 'my-project', without '/' or spaces"),
+]
+QueueId = Annotated[
+    str,
+    _matching(
+        QUEUE_ID,
+        "{value!r} is not a Cloud Tasks queue id (1-100 letters, digits or '-');"
+        " for a queue key that is not a valid id, set its 'id'",
+    ),
+]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 BaseUrl = Annotated[str, AfterValidator(_base_url)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, _matching(_EMAIL, "{value!r} is not an email address")]
+JobPrefix = Annotated[
+    str,
+    _matching(JOB_ID_CHARACTERS, "may only hold letters, digits, '-' and '_' (it starts job ids)"),
+]
+EnvName = Annotated[
+    str, _matching(ENV_NAME_PATTERN, "must be a plain name such as dev, test or prod")
+]
 
 
 # --- nested sections ---------------------------------------------------------------------------
@@ -260,7 +251,7 @@ class KitSettings(BaseSettings):
     )
 
     #: Chooses ``config/<env>.yaml``; read before the files, so it cannot be set in them.
-    env: Annotated[str, AfterValidator(_env_name)] = DEFAULT_ENV
+    env: EnvName = DEFAULT_ENV
     #: Where the YAML files live; ``None``: ``./config`` relative to the current directory.
     config_dir: Path | None = None
     project: Segment | None = None
@@ -287,7 +278,7 @@ class KitSettings(BaseSettings):
     #: The emulator's gRPC address, e.g. ``127.0.0.1:8123``; ``None``: the real Google APIs.
     emulator_host: HostPort | None = None
     #: Marks the Cloud Scheduler jobs this app owns, so that a sync never touches others.
-    scheduler_job_prefix: Annotated[str, AfterValidator(_job_prefix)] = ""
+    scheduler_job_prefix: JobPrefix = ""
     #: ``None``: the same as ``location``.
     scheduler_location: Segment | None = None
     auth: WorkerAuthSettings = Field(default_factory=WorkerAuthSettings)
@@ -324,12 +315,9 @@ class KitSettings(BaseSettings):
     def _default_queue_resolvable(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value in info.data.get("queues", {}):
             return value
-        if _QUEUE_PATH.fullmatch(value) or _QUEUE_ID.fullmatch(value):
+        if QUEUE_PATH.fullmatch(value) or QUEUE_ID.fullmatch(value):
             return value
-        raise ValueError(
-            f"{value!r} is neither a key of queues, a queue id nor a full queue path"
-            " (projects/P/locations/L/queues/Q)"
-        )
+        raise ValueError(f"{value!r} {_NOT_A_QUEUE}")
 
     def queue_path(self, name: str | None = None) -> str:
         """The full Cloud Tasks path of a queue.
@@ -340,15 +328,12 @@ class KitSettings(BaseSettings):
             forms, or project / location are needed but not set.
         """
         ref = self._queue_ref(name)
-        if _QUEUE_PATH.fullmatch(ref):
+        if QUEUE_PATH.fullmatch(ref):
             return ref
         configured = self.queues.get(ref)
         queue_id = configured.id if configured is not None else ref
-        if not _QUEUE_ID.fullmatch(queue_id):
-            raise ConfigurationError(
-                f"queue {ref!r} is neither a key of queues, a queue id nor a full queue path"
-                " (projects/P/locations/L/queues/Q)"
-            )
+        if not QUEUE_ID.fullmatch(queue_id):
+            raise ConfigurationError(f"queue {ref!r} {_NOT_A_QUEUE}")
         missing = [
             f"{ENV_PREFIX}{field.upper()}"
             for field, value in (("project", self.project), ("location", self.location))
@@ -376,7 +361,7 @@ class KitSettings(BaseSettings):
             return None
         if ref in self.queues:
             return self.queues[ref]
-        if full := _QUEUE_PATH.fullmatch(ref):
+        if full := QUEUE_PATH.fullmatch(ref):
             project, location, ref = full.groups()
             if (project, location) != (self.project, self.location):
                 return None
@@ -401,23 +386,6 @@ def queue_path(project: str, location: str, queue: str) -> str:
     return f"projects/{project}/locations/{location}/queues/{queue}"
 
 
-def load_settings(**overrides: Any) -> KitSettings:
-    """Build the settings from every source, or fail with one error that says what to fix.
-
-    :param overrides: field values that beat every other source, e.g. ``env="test"`` or
-        ``config_dir=tmp_path`` in tests.
-    :raises ConfigurationError: listing each bad key as a dotted path with the file or
-        environment variable it came from.
-    """
-    try:
-        return KitSettings(**overrides)
-    except ValidationError as exc:
-        # ``from None``: pydantic's own message repeats the input values, which may be secrets.
-        raise ConfigurationError(_describe(exc.errors(), overrides)) from None
-    except SettingsError as exc:
-        raise ConfigurationError(_describe_decoding(exc)) from None
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 
@@ -429,8 +397,11 @@ def _with_default_id(key: object, entry: object) -> object:
     return entry
 
 
-def _env_var_key(path: Sequence[object]) -> str:
-    # The model is case-insensitive, so pydantic-settings keeps variable names lower-cased.
+def env_var_key(path: Sequence[object]) -> str:
+    """The variable that sets the key at ``path``, as pydantic-settings' sources hold it.
+
+    The model is case-insensitive, so pydantic-settings keeps variable names lower-cased.
+    """
     return (ENV_PREFIX + NESTED_DELIMITER.join(str(part) for part in path)).lower()
 
 
@@ -443,164 +414,9 @@ def _selector(field: str, sources: Sequence[PydanticBaseSettingsSource]) -> Any:
         if isinstance(source, InitSettingsSource):
             value = source.init_kwargs.get(field)
         elif isinstance(source, EnvSettingsSource):  # .env too: DotEnvSettingsSource is one
-            value = source.env_vars.get(_env_var_key([field]))
+            value = source.env_vars.get(env_var_key([field]))
         else:
             continue
         if value is not None:
             return value
     return None
-
-
-def _describe(errors: Sequence[ErrorDetails], overrides: dict[str, Any]) -> str:
-    # pydantic-settings merges all sources before validating, so an error only knows its key.
-    # Asking the sources again which of them set that key names the file or variable to fix.
-    # This reads the environment and files a second time, but only once start-up has failed.
-    sources = KitSettings.settings_customise_sources(
-        KitSettings,
-        init_settings=InitSettingsSource(KitSettings, init_kwargs=overrides),
-        env_settings=EnvSettingsSource(KitSettings),
-        dotenv_settings=DotEnvSettingsSource(KitSettings),
-        file_secret_settings=SecretsSettingsSource(KitSettings),
-    )
-    for source in sources:
-        if isinstance(source, LayeredYamlSettingsSource):
-            source()  # reads the files; origin() answers from what it read
-    lines = []
-    for error in errors:
-        loc = error["loc"]
-        where = _origin(loc, sources)
-        key = ".".join(str(part) for part in loc) or "settings"
-        lines.append(f"  {key}{f' (from {where})' if where else ''}: {_message(error)}")
-    count = f"{len(lines)} error{'s' if len(lines) != 1 else ''}"
-    return f"invalid settings ({count}):\n" + "\n".join(lines)
-
-
-def _describe_decoding(exc: SettingsError) -> str:
-    # A mapping or list set by one variable (CLOUDTASKS_QUEUES='{...}') must be JSON; when it
-    # is not, pydantic-settings stops before validation and names only the top-level field and
-    # the source. Finding the variable itself means asking that source for its variables.
-    found = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
-    if found is None:
-        return f"invalid settings: {exc}"
-    field, source_name = found.groups()
-    source = (
-        DotEnvSettingsSource(KitSettings)
-        if source_name == DotEnvSettingsSource.__name__
-        else EnvSettingsSource(KitSettings)
-    )
-    variable = _undecodable_variable(source.env_vars, field) or (ENV_PREFIX + field).upper()
-    if isinstance(source, DotEnvSettingsSource):
-        where = f"{variable} in {_dotenv_name(source)}"
-    else:
-        where = f"environment variable {variable}"
-    return (
-        f"invalid settings (1 error):\n  {field} (from {where}): not valid JSON, which a"
-        " mapping or list set by one variable must be"
-    )
-
-
-def _undecodable_variable(env_vars: Mapping[str, str | None], field: str) -> str | None:
-    """The variable under ``field`` that needs JSON (its target is a list, dict or model) but
-    does not hold valid JSON."""
-    prefix = _env_var_key([field])
-    for name in sorted(env_vars):
-        if name != prefix and not name.startswith(prefix + NESTED_DELIMITER):
-            continue
-        target = _target_at(name.removeprefix(ENV_PREFIX.lower()).split(NESTED_DELIMITER))
-        needs_json = get_origin(target) in (list, dict) or _is_model(target)
-        try:
-            json.loads(env_vars[name] or "null")
-        except ValueError:
-            if needs_json:
-                return name.upper()
-    return None
-
-
-def _origin(loc: Sequence[str | int], sources: Sequence[PydanticBaseSettingsSource]) -> str | None:
-    """Which source set ``loc``: the longest matching key path wins, then source priority."""
-    for end in range(len(loc), 0, -1):
-        path = loc[:end]
-        for source in sources:
-            if isinstance(source, InitSettingsSource) and _has_path(source.init_kwargs, path):
-                return f"load_settings() argument {path[0]!r}"
-            if isinstance(source, EnvSettingsSource):
-                variable = _env_var_for(source.env_vars, path)
-                if variable is None:
-                    continue
-                if isinstance(source, DotEnvSettingsSource):
-                    return f"{variable} in {_dotenv_name(source)}"
-                return f"environment variable {variable}"
-            if isinstance(source, LayeredYamlSettingsSource):
-                file = source.origin(path)
-                if file is not None:
-                    return str(file)
-    return None
-
-
-def _has_path(data: Mapping[str, Any], path: Sequence[str | int]) -> bool:
-    node: Any = data
-    for part in path:
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
-def _env_var_for(env_vars: Mapping[str, str | None], path: Sequence[str | int]) -> str | None:
-    """The variable that set ``path``, or (for a missing nested key) one that set a key below it."""
-    name = _env_var_key(path)
-    if name in env_vars:
-        return name.upper()
-    below = sorted(var for var in env_vars if var.startswith(name + NESTED_DELIMITER))
-    return below[0].upper() if below else None
-
-
-def _dotenv_name(source: DotEnvSettingsSource) -> str:
-    env_file = source.env_file
-    if isinstance(env_file, str | Path):
-        return str(env_file)
-    return ".env"
-
-
-def _message(error: ErrorDetails) -> str:
-    if error["type"] == "extra_forbidden":
-        known = _known_keys(error["loc"][:-1])
-        guess = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
-        return "unknown key" + (f"; did you mean {guess[0]!r}?" if guess else "")
-    return error["msg"].removeprefix("Value error, ")
-
-
-def _known_keys(loc: Sequence[str | int]) -> list[str]:
-    """The field names of the model at ``loc`` (empty when ``loc`` is not a model)."""
-    target = _target_at(loc)
-    return list(target.model_fields) if _is_model(target) else []
-
-
-def _target_at(loc: Sequence[str | int]) -> Any:
-    """The type the settings model expects at ``loc`` (``None`` if it has no such key)."""
-    target: Any = KitSettings
-    for part in loc:
-        target = _without_none(target)
-        if _is_model(target):
-            field = target.model_fields.get(str(part))
-            if field is None:
-                return None
-            target = field.annotation
-        elif get_origin(target) is dict:
-            target = get_args(target)[-1]  # ``part`` is a key chosen by the user
-        else:
-            return None
-    return _without_none(target)
-
-
-def _without_none(annotation: Any) -> Any:
-    """``X`` for ``X | None``; anything else unchanged."""
-    if get_origin(annotation) in (Union, UnionType):
-        args = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

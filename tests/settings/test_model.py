@@ -1,0 +1,169 @@
+"""Tests of the settings model: value checks, queue paths, no plain-text secrets."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import get_args
+
+import pytest
+from pydantic import SecretStr
+
+from cloudtasks_kit._errors import ConfigurationError
+from cloudtasks_kit.settings import KitSettings, QueueSettings, load_settings, queue_path
+from tests.settings.conftest import config_error, walk_fields, write
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+def test_secret_like_fields_are_secretstr() -> None:
+    # No setting is secret today; this keeps it that way for plain strings: a token, key or
+    # password added later must be a SecretStr, so that it never shows in repr() or logs.
+    secretish = re.compile(r"secret|token|password|private_key|api_key|credential", re.I)
+    for name, annotation in walk_fields(KitSettings).items():
+        if secretish.search(name):
+            assert SecretStr in {annotation, *get_args(annotation)}, name
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("10m", timedelta(minutes=10)),
+        ("0.5h", timedelta(minutes=30)),
+        ("90", timedelta(seconds=90)),
+        (45, timedelta(seconds=45)),
+        ("PT20S", timedelta(seconds=20)),
+        ("00:01:00", timedelta(minutes=1)),
+    ],
+)
+def test_durations(raw: object, expected: timedelta) -> None:
+    assert load_settings(dispatch_deadline=raw).dispatch_deadline == expected
+
+
+@pytest.mark.parametrize("raw", ["14s", "31m", "-20s"])
+def test_dispatch_deadline_limits(raw: str) -> None:
+    assert "dispatch_deadline (from load_settings() argument" in config_error(dispatch_deadline=raw)
+
+
+def test_retry_backoff_order() -> None:
+    message = config_error(queues={"q": {"retry": {"min_backoff": "1m", "max_backoff": "1s"}}})
+    assert "queues.q.retry" in message
+    assert "min_backoff must not be greater than max_backoff" in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8123", "localhost:1", "[::1]:8123"])
+def test_emulator_host_accepts_host_port(host: str) -> None:
+    assert load_settings(emulator_host=host).emulator_host == host
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "http://127.0.0.1:8123", "::1:8123", "host:0", "host:70000", ":8123"]
+)
+def test_emulator_host_rejects_other_forms(host: str) -> None:
+    assert "must be host:port" in config_error(emulator_host=host)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("base_url", "127.0.0.1:8000"),
+        ("project", "projects/p"),
+        ("location", "europe west1"),
+        ("scheduler_job_prefix", "my app"),
+        ("default_queue", "bad_queue"),
+    ],
+)
+def test_values_are_checked_at_start(field: str, value: str) -> None:
+    assert f"{field} (from load_settings() argument '{field}')" in config_error(**{field: value})
+
+
+def test_queue_id_defaults_to_key_and_must_be_valid() -> None:
+    write("config/base.yaml", "queues:\n  mail:\n  kitchen_orders: {}\n")
+    message = config_error()
+    assert "queues.kitchen_orders.id (from config/base.yaml)" in message
+    assert "set its 'id'" in message
+    assert "mail" not in message
+
+    write("config/base.yaml", "queues:\n  mail:\n  kitchen_orders: {id: kitchen-orders}\n")
+    queues = load_settings().queues
+    assert queues == {
+        "mail": QueueSettings(id="mail"),
+        "kitchen_orders": QueueSettings(id="kitchen-orders"),
+    }
+
+
+# --- queue paths ----------------------------------------------------------------------------------
+
+
+FULL = "projects/other/locations/asia-east1/queues/remote"
+
+
+@pytest.fixture
+def queued() -> KitSettings:
+    return load_settings(
+        project="p",
+        location="l",
+        default_queue="kitchen",
+        queues={"kitchen": {"id": "kitchen-orders"}, "mail": {}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (None, "projects/p/locations/l/queues/kitchen-orders"),
+        ("kitchen", "projects/p/locations/l/queues/kitchen-orders"),
+        ("mail", "projects/p/locations/l/queues/mail"),
+        ("adhoc-queue", "projects/p/locations/l/queues/adhoc-queue"),
+        (FULL, FULL),
+    ],
+)
+def test_queue_path_resolution(queued: KitSettings, name: str | None, expected: str) -> None:
+    assert queued.queue_path(name) == expected
+
+
+def test_default_queue_may_be_a_full_path() -> None:
+    assert load_settings(default_queue=FULL).queue_path(None) == FULL
+
+
+def test_queue_path_without_default_queue() -> None:
+    with pytest.raises(ConfigurationError, match="no queue given and CLOUDTASKS_DEFAULT_QUEUE"):
+        load_settings(project="p", location="l").queue_path(None)
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [
+        ({"location": "l"}, "CLOUDTASKS_PROJECT is not set"),
+        ({"project": "p"}, "CLOUDTASKS_LOCATION is not set"),
+        ({}, "CLOUDTASKS_PROJECT and CLOUDTASKS_LOCATION are not set"),
+    ],
+)
+def test_queue_path_needs_project_and_location(settings: dict[str, str], missing: str) -> None:
+    with pytest.raises(ConfigurationError, match=missing):
+        load_settings(**settings).queue_path("kitchen")
+
+
+@pytest.mark.parametrize("name", ["a/b", "bad_queue", "", "projects/p/queues/q"])
+def test_queue_path_rejects_malformed_names(queued: KitSettings, name: str) -> None:
+    with pytest.raises(ConfigurationError, match="neither a key of queues, a queue id nor"):
+        queued.queue_path(name)
+
+
+def test_queue_settings(queued: KitSettings) -> None:
+    kitchen = queued.queues["kitchen"]
+    assert queued.queue_settings(None) is kitchen
+    assert queued.queue_settings("kitchen") is kitchen
+    assert queued.queue_settings("kitchen-orders") is kitchen
+    assert queued.queue_settings("projects/p/locations/l/queues/kitchen-orders") is kitchen
+    assert queued.queue_settings("projects/x/locations/l/queues/kitchen-orders") is None
+    assert queued.queue_settings("adhoc-queue") is None
+    assert load_settings().queue_settings(None) is None
+
+
+def test_module_queue_path() -> None:
+    assert queue_path("p", "l", "q") == "projects/p/locations/l/queues/q"
+    assert queue_path(project="p", location="l", queue="q") == "projects/p/locations/l/queues/q"
+    with pytest.raises(ValueError, match="location"):
+        queue_path("p", "a/b", "q")

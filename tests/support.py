@@ -8,6 +8,7 @@ import socket
 import socketserver
 import threading
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cloudtasks_kit import Delayer, ScheduledJob, delayer, scheduled_job
+
+with warnings.catch_warnings():
+    # Starlette prefers httpx2 and warns on import when it finds httpx, which the dev extras pin.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient as TestClient  # shared by the tests
 
 
 @dataclass(frozen=True)

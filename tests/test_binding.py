@@ -1,6 +1,5 @@
 """What ``.delay()`` is given is what the route receives: round trips through a real app."""
 
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import date
 from enum import StrEnum
@@ -29,11 +28,7 @@ from starlette.requests import HTTPConnection
 
 from cloudtasks_kit._binding import BoundRequest, RouteBinder
 from cloudtasks_kit._errors import InvalidTaskArguments, RouteNotDelayable
-
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 and warns on import when it finds httpx, which the dev extras pin.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.support import TestClient
 
 
 class Spice(StrEnum):

@@ -1,4 +1,5 @@
-"""The container: settings per environment, provider overrides, clients built late and closed."""
+"""The container: settings per environment, provider overrides, clients built late and closed,
+and which container serves a call when several exist."""
 
 import os
 import subprocess
@@ -11,12 +12,24 @@ from typing import Any, cast
 import grpc
 import pytest
 from dependency_injector import providers
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
-from cloudtasks_kit import ConfigurationError, Container, DelayedRoute, delayer
+from cloudtasks_kit import (
+    ConfigurationError,
+    Container,
+    ContainerNotWired,
+    DelayedRoute,
+    delayer,
+    verify_task_caller,
+)
 from cloudtasks_kit.settings import load_settings
-from cloudtasks_kit.testing import BackgroundServer, EagerTasksClient, EmulatorProcess
-from tests.support import Inbox, RecordingWorker, emulator_rpcs
+from cloudtasks_kit.testing import (
+    AsyncEagerTasksClient,
+    BackgroundServer,
+    EagerTasksClient,
+    EmulatorProcess,
+)
+from tests.support import Inbox, RecordingWorker, TestClient, emulator_rpcs
 
 PARENT = "projects/test-project/locations/us-central1"
 inbox = Inbox()
@@ -334,3 +347,171 @@ def test_without_an_emulator_credentials_are_looked_up(
 
     with pytest.raises(AssertionError, match="looked up credentials"):
         delayer(env_task).delay(n=13)
+
+
+# --- which container serves a call -----------------------------------------------------------
+
+
+def _recording_container(tmp_path: Path, **settings: Any) -> tuple[Any, EagerTasksClient]:
+    """A container whose tasks are only recorded (no app runs them), and its client."""
+    client = EagerTasksClient()
+    loaded = load_settings(
+        config_dir=tmp_path,
+        project="test-project",
+        location="us-central1",
+        default_queue="default",
+        base_url="http://worker.local",
+        tracing=False,
+        **settings,
+    )
+    container = Container(settings=providers.Object(loaded), tasks_client=providers.Object(client))
+    return container, client
+
+
+def _names(client: EagerTasksClient) -> list[str]:
+    return [task.name.rsplit("/", 1)[1] for task in client.tasks]
+
+
+def test_a_container_serves_nothing_until_wired(tmp_path: Path, containers: list[Any]) -> None:
+    container, client = _recording_container(tmp_path)
+    containers.append(container)
+
+    with pytest.raises(ContainerNotWired, match=r"wire\("):
+        delayer(env_task).options(task_id="before").delay(n=1)
+
+    container.wire()
+    delayer(env_task).options(task_id="after").delay(n=1)
+
+    assert _names(client) == ["after"]
+
+
+def test_unwire_restores_the_container_wired_before(tmp_path: Path, containers: list[Any]) -> None:
+    first, first_client = _recording_container(tmp_path)
+    second, second_client = _recording_container(tmp_path)
+    containers += [first, second]
+    first.wire()
+    second.wire()
+
+    delayer(env_task).options(task_id="to-second").delay(n=1)
+    second.unwire()
+    delayer(env_task).options(task_id="to-first").delay(n=2)
+    first.unwire()
+
+    assert (_names(first_client), _names(second_client)) == (["to-first"], ["to-second"])
+    with pytest.raises(ContainerNotWired):
+        delayer(env_task).delay(n=3)
+
+
+def test_wiring_again_makes_a_container_the_default_again(
+    tmp_path: Path, containers: list[Any]
+) -> None:
+    first, first_client = _recording_container(tmp_path)
+    second, second_client = _recording_container(tmp_path)
+    containers += [first, second]
+    first.wire()
+    second.wire()
+    first.wire()
+
+    delayer(env_task).options(task_id="again").delay(n=1)
+    first.unwire()  # the one wired before first's second wire()
+    delayer(env_task).options(task_id="then").delay(n=2)
+
+    assert (_names(first_client), _names(second_client)) == (["again"], ["then"])
+
+
+def _trigger_app(label: str) -> FastAPI:
+    """An app whose endpoints enqueue env_task, from the event loop and from the thread pool."""
+    app = FastAPI()
+
+    @app.post("/async/{n}")
+    async def from_loop(n: int) -> str:
+        return (await delayer(env_task).options(task_id=f"{label}-async-{n}").adelay(n=n)).task_id
+
+    @app.post("/sync/{n}")
+    def from_thread(n: int) -> str:
+        return delayer(env_task).options(task_id=f"{label}-sync-{n}").delay(n=n).task_id
+
+    app.include_router(router)
+    return app
+
+
+def test_two_apps_with_two_containers_in_one_process(tmp_path: Path, containers: list[Any]) -> None:
+    fallback, fallback_client = _recording_container(tmp_path)
+    containers.append(fallback)
+    fallback.wire()
+    apps = {}
+    clients = {}
+    for label in ("north", "south"):
+        container, client = _recording_container(tmp_path)
+        container.async_tasks_client.override(providers.Object(AsyncEagerTasksClient(client)))
+        containers.append(container)
+        app = _trigger_app(label)
+        container.bind_app(app)
+        apps[label], clients[label] = app, client
+
+    for label, app in apps.items():
+        with TestClient(app) as http:
+            assert http.post("/async/1").json() == f"{label}-async-1"
+            assert http.post("/sync/2").json() == f"{label}-sync-2"
+    delayer(env_task).options(task_id="outside").delay(n=3)
+
+    assert _names(clients["north"]) == ["north-async-1", "north-sync-2"]
+    assert _names(clients["south"]) == ["south-async-1", "south-sync-2"]
+    assert _names(fallback_client) == ["outside"]
+
+
+def test_bound_uses_a_container_in_one_context_only(tmp_path: Path, containers: list[Any]) -> None:
+    default, default_client = _recording_container(tmp_path)
+    other, other_client = _recording_container(tmp_path)
+    containers += [default, other]
+    default.wire()
+
+    with other.bound():
+        delayer(env_task).options(task_id="inside").delay(n=1)
+    delayer(env_task).options(task_id="outside").delay(n=2)
+
+    assert (_names(other_client), _names(default_client)) == (["inside"], ["outside"])
+
+
+def test_bind_app_is_one_container_per_app_and_one_app_per_container(
+    tmp_path: Path, containers: list[Any]
+) -> None:
+    first, _ = _recording_container(tmp_path)
+    second, _ = _recording_container(tmp_path)
+    containers += [first, second]
+    app = FastAPI()
+    first.bind_app(app)
+    first.bind_app(app)  # again: nothing changes
+
+    with pytest.raises(ConfigurationError, match="another cloudtasks-kit container"):
+        second.bind_app(app)
+    with pytest.raises(ConfigurationError, match="one container per app"):
+        first.bind_app(FastAPI())
+    assert first.worker_app() is app
+
+
+def test_worker_dependencies_use_the_container_of_the_app_they_serve(
+    tmp_path: Path, containers: list[Any]
+) -> None:
+    apps = {}
+    for label, enabled in (("open", False), ("checked", True)):
+        container, _ = _recording_container(tmp_path, auth={"enabled": enabled})
+        containers.append(container)
+        app = FastAPI()
+
+        @app.post("/task", dependencies=[Depends(verify_task_caller)])
+        def task() -> None: ...
+
+        container.bind_app(app)
+        apps[label] = app
+
+    assert TestClient(apps["open"]).post("/task").status_code == 200
+    assert TestClient(apps["checked"]).post("/task").status_code == 401
+
+
+def test_relative_module_names_need_from_package(containers: list[Any]) -> None:
+    container = Container()
+    containers.append(container)
+
+    with pytest.raises(ConfigurationError, match="from_package"):
+        container.wire(modules=[".views"])

@@ -7,7 +7,6 @@ import json
 import logging
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,12 +39,7 @@ from cloudtasks_kit.worker._auth import (
     oidc_verifier,
     verify_task_caller,
 )
-from tests.support import Inbox
-
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 and warns on import when it finds httpx, which the dev extras pin.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.support import Inbox, TestClient
 
 ACCOUNT = "tasks@test-project.iam.gserviceaccount.com"
 PARENT = "projects/test-project/locations/us-central1"

@@ -4,7 +4,6 @@ emulator and a real uvicorn worker."""
 import logging
 import time
 import uuid
-import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,12 +29,7 @@ from cloudtasks_kit.worker import (
     task_context,
 )
 from cloudtasks_kit.worker._auth import TaskCaller, oidc_verifier, verify_task_caller
-from tests.support import Inbox, wait_until
-
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 and warns on import when it finds httpx, which the dev extras pin.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.support import Inbox, TestClient, wait_until
 
 inbox = Inbox()
 router = APIRouter(route_class=DelayedRoute, prefix="/worker")

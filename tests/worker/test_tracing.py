@@ -1,6 +1,5 @@
 """The worker's CONSUMER span: from ``.delay()`` through the real emulator to the handler."""
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,7 @@ from cloudtasks_kit import DelayedRoute, delayer
 from cloudtasks_kit._telemetry import MESSAGING_SYSTEM
 from cloudtasks_kit.worker import RetryLater, TaskContext, TaskContextDep
 from cloudtasks_kit.worker._tracing import ATTEMPT_ATTRIBUTE, TaskTracingMiddleware
-from tests.support import Inbox, wait_until
-
-with warnings.catch_warnings():
-    # Starlette prefers httpx2 and warns on import when it finds httpx, which the dev extras pin.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.support import Inbox, TestClient, wait_until
 
 QUEUE = "consumer-queue"
 inbox = Inbox()

@@ -4,8 +4,8 @@ The kit never imports this package; it is its own process (``cloudtasks-kit emul
 or embedded by tests through :class:`Emulator`.
 """
 
-from .clock import Clock
-from .config import EmulatorConfig
-from .server import Emulator
+from ._clock import Clock
+from ._config import EmulatorConfig
+from ._server import Emulator
 
 __all__ = ["Clock", "Emulator", "EmulatorConfig"]

@@ -6,7 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .errors import invalid_argument
+from ._errors import invalid_argument
 
 __all__ = ["QueueName", "location_of", "new_task_id", "parse_queue_name", "parse_task_name"]
 

@@ -12,24 +12,23 @@ Google adds to the stored target (``User-Agent: Google-Cloud-Scheduler``, and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 from google.cloud import scheduler_v1
 from google.protobuf import empty_pb2, field_mask_pb2
 
-from . import cron
-from .clock import Clock
-from .config import EmulatorConfig
-from .errors import ApiError, already_exists, failed_precondition, invalid_argument, not_found
-from .http_target import TargetRules, check_http_target
-from .job_runner import USER_AGENT, JobRunner
-from .names import location_of, new_task_id
-from .paging import decode_token, encode_token, page_size
-from .stats import Stats
-from .store import DuplicateName, Store
-from .tasks_api import guarded
+from .._clock import Clock
+from .._config import EmulatorConfig
+from .._errors import ApiError, already_exists, failed_precondition, invalid_argument, not_found
+from .._grpc import MethodTable, generic_handler
+from .._http_target import TargetRules, check_http_target
+from .._names import location_of, new_task_id
+from .._paging import decode_token, encode_token, page_size
+from .._stats import Stats
+from .._store import DuplicateName, Store
+from . import _cron as cron
+from ._job_runner import USER_AGENT, JobRunner
 
 __all__ = ["SERVICE", "CloudSchedulerApi"]
 
@@ -87,7 +86,7 @@ class CloudSchedulerApi:
 
     def handler(self) -> grpc.GenericRpcHandler:
         request = scheduler_v1
-        methods: dict[str, tuple[Callable[[Any], Any], Any, Any]] = {
+        methods: MethodTable = {
             "CreateJob": (self.create_job, request.CreateJobRequest.pb(), JobPb),
             "GetJob": (self.get_job, request.GetJobRequest.pb(), JobPb),
             "ListJobs": (
@@ -101,17 +100,7 @@ class CloudSchedulerApi:
             "ResumeJob": (self.resume_job, request.ResumeJobRequest.pb(), JobPb),
             "RunJob": (self.run_job, request.RunJobRequest.pb(), JobPb),
         }
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                name: grpc.unary_unary_rpc_method_handler(
-                    guarded(name, method, self._stats),
-                    request_deserializer=message.FromString,
-                    response_serializer=response.SerializeToString,
-                )
-                for name, (method, message, response) in methods.items()
-            },
-        )
+        return generic_handler(SERVICE, methods, self._stats)
 
     # -- methods --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from .errors import invalid_argument
+from ._errors import invalid_argument
 
 __all__ = ["decode_token", "encode_token", "page_size"]
 

@@ -33,13 +33,13 @@ import httpx
 from google.cloud import scheduler_v1
 from google.protobuf import timestamp_pb2
 
-from . import cron
-from .backoff import retry_delay
-from .clock import Clock
-from .http_attempt import HttpOutcome, rpc_code_for_http, send_http
-from .stats import Stats
-from .store import Store
-from .tokens import TokenSigner
+from .._backoff import retry_delay
+from .._clock import Clock
+from .._http_attempt import HttpOutcome, rpc_code_for_http, send_http
+from .._stats import Stats
+from .._store import Store
+from .._tokens import TokenSigner
+from . import _cron as cron
 
 __all__ = ["USER_AGENT", "JobRunner", "new_job_client", "rfc3339"]
 

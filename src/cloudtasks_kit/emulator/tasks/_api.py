@@ -6,8 +6,6 @@ trace; every answer is built from what was committed.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,27 +13,27 @@ import grpc
 from google.cloud import tasks_v2
 from google.protobuf import empty_pb2, field_mask_pb2
 
-from .clock import Clock
-from .config import EmulatorConfig
-from .dispatcher import Dispatcher
-from .errors import (
+from .._clock import Clock
+from .._config import EmulatorConfig
+from .._errors import (
     ApiError,
     already_exists,
     failed_precondition,
     invalid_argument,
     not_found,
 )
-from .http_attempt import rpc_code_for_http
-from .http_target import TargetRules, check_http_target
-from .names import location_of, new_task_id, parse_queue_name, parse_task_name
-from .paging import decode_token, encode_token, page_size
-from .stats import Stats
-from .store import DuplicateName, Store, TaskRow
+from .._grpc import MethodTable, generic_handler
+from .._http_attempt import rpc_code_for_http
+from .._http_target import TargetRules, check_http_target
+from .._names import location_of, new_task_id, parse_queue_name, parse_task_name
+from .._paging import decode_token, encode_token, page_size
+from .._stats import Stats
+from .._store import DuplicateName, Store, TaskRow
+from ._dispatcher import Dispatcher
 
 __all__ = ["SERVICE", "CloudTasksApi"]
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
-log = logging.getLogger("cloudtasks_kit.emulator.api")
 
 QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
@@ -77,7 +75,7 @@ class CloudTasksApi:
     # -- wiring ---------------------------------------------------------------------------
 
     def handler(self) -> grpc.GenericRpcHandler:
-        methods: dict[str, tuple[Callable[[Any], Any], Any, Any]] = {
+        methods: MethodTable = {
             "CreateQueue": (
                 self.create_queue,
                 tasks_v2.CreateQueueRequest.pb(),
@@ -108,17 +106,7 @@ class CloudTasksApi:
             "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest.pb(), empty_pb2.Empty),
             "RunTask": (self.run_task, tasks_v2.RunTaskRequest.pb(), TaskPb),
         }
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                name: grpc.unary_unary_rpc_method_handler(
-                    guarded(name, method, self._stats),
-                    request_deserializer=request.FromString,
-                    response_serializer=response.SerializeToString,
-                )
-                for name, (method, request, response) in methods.items()
-            },
-        )
+        return generic_handler(SERVICE, methods, self._stats)
 
     def declare_queues(self, declared: tuple[bytes, ...]) -> None:
         """Create or update the queues of ``--config`` (declared state wins)."""
@@ -357,26 +345,6 @@ class CloudTasksApi:
         if reason is not None:
             return not_found(f"task {name} does not exist: it was {reason} recently")
         return not_found(f"task {name} does not exist")
-
-
-def guarded(
-    method: str, call: Callable[[Any], Any], stats: Stats
-) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
-    """Turn a plain method into a gRPC handler: typed errors become status codes, and a bug
-    becomes INTERNAL for that one call instead of taking the server down."""
-
-    async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        stats.rpcs[method] += 1
-        try:
-            return call(request)
-        except ApiError as exc:
-            error = exc
-        except Exception as exc:
-            log.exception("%s failed", method)
-            error = ApiError(grpc.StatusCode.INTERNAL, f"{method}: {type(exc).__name__}: {exc}")
-        await context.abort(error.code, error.message)
-
-    return handle
 
 
 def _check_queue(queue: Any) -> None:

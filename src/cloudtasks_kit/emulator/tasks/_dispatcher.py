@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 from google.cloud import tasks_v2
 
-from .backoff import retry_delay
-from .clock import Clock
-from .http_attempt import HttpOutcome, send_http
-from .ratelimit import TokenBucket
-from .stats import Stats
-from .store import AttemptOutcome, Store, TaskRow
-from .tokens import TokenSigner
+from .._backoff import retry_delay
+from .._clock import Clock
+from .._http_attempt import HttpOutcome, send_http
+from .._stats import Stats
+from .._store import AttemptOutcome, Store, TaskRow
+from .._tokens import TokenSigner
+from ._ratelimit import TokenBucket
 
 __all__ = ["Dispatcher", "QueueLimits"]
 

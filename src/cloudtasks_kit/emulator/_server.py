@@ -14,17 +14,15 @@ from collections.abc import Iterator
 import grpc
 import uvicorn
 
-from .clock import Clock
-from .config import EmulatorConfig
-from .dispatcher import Dispatcher
-from .http_app import build_http_app
-from .http_attempt import new_http_client
-from .job_runner import JobRunner, new_job_client
-from .scheduler_api import CloudSchedulerApi
-from .stats import Stats
-from .store import Store
-from .tasks_api import CloudTasksApi
-from .tokens import TokenSigner
+from ._clock import Clock
+from ._config import EmulatorConfig
+from ._http_app import build_http_app
+from ._http_attempt import new_http_client
+from ._stats import Stats
+from ._store import Store
+from ._tokens import TokenSigner
+from .scheduler import CloudSchedulerApi, JobRunner, new_job_client
+from .tasks import CloudTasksApi, Dispatcher
 
 __all__ = ["Emulator", "run"]
 

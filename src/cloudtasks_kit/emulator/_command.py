@@ -1,0 +1,87 @@
+"""``cloudtasks-kit emulator`` / ``python -m cloudtasks_kit.emulator``: flags -> EmulatorConfig."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ._config import EmulatorConfig, load_declared_queues
+
+__all__ = ["add_arguments", "main", "run_from_args"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8123, help="gRPC port (0: any free port)")
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        help="HTTP port for OIDC discovery, JWKS and admin calls (default: port + 1)",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=None, help="SQLite state file (default: in memory)"
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML file declaring queues to create at start"
+    )
+    parser.add_argument(
+        "--task-tombstone-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds a task name stays taken after it ran or was deleted (default 3600)",
+    )
+    parser.add_argument(
+        "--queue-tombstone-ttl",
+        type=float,
+        default=7 * 86400.0,
+        help="seconds a deleted queue's name cannot be reused (default 7 days)",
+    )
+    parser.add_argument(
+        "--min-dispatch-deadline",
+        type=float,
+        default=15.0,
+        help="lowest dispatch_deadline accepted, in seconds (Google: 15)",
+    )
+    parser.add_argument(
+        "--min-attempt-deadline",
+        type=float,
+        default=15.0,
+        help="lowest Cloud Scheduler job attempt_deadline accepted, in seconds (Google: 15)",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    from ._server import run  # the server pulls in grpc, uvicorn and httpx: only when serving
+
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        http_port=args.http_port,
+        data=args.data,
+        declared_queues=load_declared_queues(args.config) if args.config else (),
+        task_tombstone_ttl=args.task_tombstone_ttl,
+        queue_tombstone_ttl=args.queue_tombstone_ttl,
+        min_dispatch_deadline=args.min_dispatch_deadline,
+        min_attempt_deadline=args.min_attempt_deadline,
+    )
+    return run(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cloudtasks_kit.emulator",
+        description=(
+            "Local emulator of Google Cloud Tasks and Cloud Scheduler that really sends "
+            "tasks and jobs to their HTTP targets."
+        ),
+    )
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -1,0 +1,6 @@
+"""The Cloud Scheduler half: the ``CloudScheduler`` methods and the runner of due jobs."""
+
+from ._api import CloudSchedulerApi
+from ._job_runner import JobRunner, new_job_client
+
+__all__ = ["CloudSchedulerApi", "JobRunner", "new_job_client"]

@@ -65,6 +65,12 @@ class TokenSigner:
         self._cache[(audience, email)] = (issued + _LIFETIME, token)
         return token
 
+    def bearer(self, oidc: Any, *, url: str, now: float) -> str:
+        """The ``Authorization`` value for a task's or a job's ``oidc_token``: a token for its
+        audience, or for the target's URL when it names none (as Google does)."""
+        token = self.token(audience=oidc.audience or url, email=oidc.service_account_email, now=now)
+        return f"Bearer {token}"
+
     def jwks(self) -> dict[str, Any]:
         jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
         jwk.update({"kid": self.key_id, "alg": "RS256", "use": "sig"})

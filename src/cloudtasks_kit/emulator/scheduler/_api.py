@@ -11,7 +11,6 @@ Google adds to the stored target (``User-Agent: Google-Cloud-Scheduler``, and
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import grpc
@@ -20,11 +19,11 @@ from google.protobuf import empty_pb2, field_mask_pb2
 
 from .._clock import Clock
 from .._config import EmulatorConfig
-from .._errors import ApiError, already_exists, failed_precondition, invalid_argument, not_found
+from .._errors import already_exists, failed_precondition, invalid_argument, not_found
 from .._grpc import MethodTable, generic_handler
 from .._http_target import TargetRules, check_http_target
-from .._names import location_of, new_task_id
-from .._paging import decode_token, encode_token, page_size
+from .._names import location_of, new_resource_id, parse_job_name
+from .._paging import page_of
 from .._stats import Stats
 from .._store import DuplicateName, Store
 from . import _cron as cron
@@ -37,7 +36,6 @@ SERVICE = "google.cloud.scheduler.v1.CloudScheduler"
 JobPb = scheduler_v1.Job.pb()
 # proto-plus enums type-check as plain ints; they are IntEnums at run time.
 _State: Any = scheduler_v1.Job.State
-_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
 # Job fields a client may set; UpdateJob ignores the output-only ones, as Google documents.
 _UPDATABLE = (
     "description",
@@ -111,12 +109,12 @@ class CloudSchedulerApi:
         for field in _OUTPUT_ONLY[1:]:
             job.ClearField(field)
         if job.name:
-            if _job_name(job.name, "job.name") != parent:
+            if parse_job_name(job.name, "job.name") != parent:
                 raise invalid_argument(
                     f"job.name: {job.name!r} is not in the parent location {parent!r}"
                 )
         else:
-            job.name = f"{parent}/jobs/{new_task_id()}"
+            job.name = f"{parent}/jobs/{new_resource_id()}"
         self._check(job)
         now = self._clock.now()
         job.state = _State.ENABLED.value
@@ -134,22 +132,21 @@ class CloudSchedulerApi:
 
     def list_jobs(self, request: Any) -> Any:
         prefix = location_of(request.parent) + "/jobs/"
-        size = page_size(request.page_size, default=_MAX_PAGE, maximum=_MAX_PAGE)
-        after = decode_token(request.page_token)
-        rows = [
-            (name, body)
-            for name, body in self._store.jobs()
-            if name.startswith(prefix) and name > after
-        ]
-        page = rows[:size]
-        token = encode_token(page[-1][0]) if len(rows) > size else ""
+        bodies = {name: body for name, body in self._store.jobs() if name.startswith(prefix)}
+        page, token = page_of(
+            list(bodies),
+            request.page_size,
+            request.page_token,
+            default=_MAX_PAGE,
+            maximum=_MAX_PAGE,
+        )
         return scheduler_v1.ListJobsResponse.pb()(
-            jobs=[JobPb.FromString(body) for _, body in page], next_page_token=token
+            jobs=[JobPb.FromString(bodies[name]) for name in page], next_page_token=token
         )
 
     def update_job(self, request: Any) -> Any:
         source = request.job
-        _job_name(source.name, "job.name")
+        parse_job_name(source.name, "job.name")
         existing = self._job(source.name, "job.name")
         paths = []
         for path in request.update_mask.paths:
@@ -185,7 +182,7 @@ class CloudSchedulerApi:
         return job
 
     def delete_job(self, request: Any) -> Any:
-        _job_name(request.name, "name")
+        parse_job_name(request.name, "name")
         if not self._store.delete_job(request.name):
             raise not_found(f"job {request.name} does not exist")
         self._runner.job_removed(request.name)
@@ -193,17 +190,13 @@ class CloudSchedulerApi:
 
     def pause_job(self, request: Any) -> Any:
         job = self._job(request.name)
-        if job.state != _State.ENABLED.value:
-            state = _State(job.state).name
-            raise failed_precondition(f"job {job.name} is {state}: only an ENABLED job pauses")
+        _require_state(job, _State.ENABLED.value, "only an ENABLED job pauses")
         job.state = _State.PAUSED.value
         return self._save(job)
 
     def resume_job(self, request: Any) -> Any:
         job = self._job(request.name)
-        if job.state != _State.PAUSED.value:
-            state = _State(job.state).name
-            raise failed_precondition(f"job {job.name} is {state}: only a PAUSED job resumes")
+        _require_state(job, _State.PAUSED.value, "only a PAUSED job resumes")
         job.state = _State.ENABLED.value
         # Runs missed while paused are not made up: the next one is after now.
         _reschedule(job, max(self._clock.now(), self._store.last_fired(job.name) or 0.0))
@@ -217,7 +210,7 @@ class CloudSchedulerApi:
     # -- helpers --------------------------------------------------------------------------
 
     def _job(self, name: str, field: str = "name") -> Any:
-        _job_name(name, field)
+        parse_job_name(name, field)
         body = self._store.job(name)
         if body is None:
             raise not_found(f"job {name} does not exist")
@@ -270,19 +263,9 @@ class CloudSchedulerApi:
             )
 
 
-def _job_name(name: str, field: str) -> str:
-    """The location of a job name (projects/P/locations/L/jobs/JOB_ID), or INVALID_ARGUMENT."""
-    location, marker, job_id = name.partition("/jobs/")
-    try:
-        valid = bool(marker) and bool(_JOB_ID.fullmatch(job_id)) and bool(location_of(location))
-    except ApiError:
-        valid = False
-    if not valid:
-        raise invalid_argument(
-            f"{field}: {name!r} is not a job name (projects/PROJECT/locations/LOCATION/jobs/"
-            "JOB_ID, the id 1-500 letters, digits, hyphens or underscores)"
-        )
-    return location
+def _require_state(job: Any, state: int, rule: str) -> None:
+    if job.state != state:
+        raise failed_precondition(f"job {job.name} is {_State(job.state).name}: {rule}")
 
 
 def _reschedule(job: Any, after: float) -> None:

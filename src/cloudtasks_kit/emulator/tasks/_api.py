@@ -25,8 +25,8 @@ from .._errors import (
 from .._grpc import MethodTable, generic_handler
 from .._http_attempt import rpc_code_for_http
 from .._http_target import TargetRules, check_http_target
-from .._names import location_of, new_task_id, parse_queue_name, parse_task_name
-from .._paging import decode_token, encode_token, page_size
+from .._names import location_of, new_resource_id, parse_queue_name, parse_task_name
+from .._paging import decode_token, encode_token, page_of, page_size
 from .._stats import Stats
 from .._store import DuplicateName, Store, TaskRow
 from ._dispatcher import Dispatcher
@@ -151,7 +151,9 @@ class CloudTasksApi:
             for name, queue in self._queues.items()
             if name.startswith(parent + "/queues/") and (state is None or queue.state == state)
         )
-        page, next_token = _page(names, request.page_size, request.page_token)
+        page, next_token = page_of(
+            names, request.page_size, request.page_token, default=_DEFAULT_PAGE, maximum=_MAX_PAGE
+        )
         return tasks_v2.ListQueuesResponse.pb()(
             queues=[self._queues[n] for n in page], next_page_token=next_token
         )
@@ -249,7 +251,7 @@ class CloudTasksApi:
                     f"task {task.name} was {reason} recently; its name cannot be reused yet"
                 )
         else:
-            task.name = f"{parent}/tasks/{new_task_id()}"
+            task.name = f"{parent}/tasks/{new_resource_id()}"
         due = task.schedule_time.ToNanoseconds() / 1e9
         row = TaskRow(task.name, parent, due, task.SerializeToString(), named)
         try:
@@ -427,11 +429,3 @@ def _state_filter(text: str) -> int | None:
             "(or another state) only"
         )
     return int(_State[value.strip()].value)
-
-
-def _page(names: list[str], requested: int, token: str) -> tuple[list[str], str]:
-    size = page_size(requested, default=_DEFAULT_PAGE, maximum=_MAX_PAGE)
-    after = decode_token(token)
-    remaining = [n for n in names if n > after]
-    page = remaining[:size]
-    return page, (encode_token(page[-1]) if len(remaining) > size else "")

@@ -2,5 +2,6 @@
 
 from ._api import CloudSchedulerApi
 from ._job_runner import JobRunner, new_job_client
+from ._store import JobStore
 
-__all__ = ["CloudSchedulerApi", "JobRunner", "new_job_client"]
+__all__ = ["CloudSchedulerApi", "JobRunner", "JobStore", "new_job_client"]

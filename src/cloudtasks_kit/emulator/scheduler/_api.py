@@ -25,9 +25,10 @@ from .._http_target import TargetRules, check_http_target
 from .._names import location_of, new_resource_id, parse_job_name
 from .._paging import page_of
 from .._stats import Stats
-from .._store import DuplicateName, Store
+from .._store import DuplicateName
 from . import _cron as cron
 from ._job_runner import USER_AGENT, JobRunner
+from ._store import JobStore
 
 __all__ = ["SERVICE", "CloudSchedulerApi"]
 
@@ -70,7 +71,7 @@ _DEFAULT_DEADLINE = 180
 class CloudSchedulerApi:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         runner: JobRunner,
         clock: Clock,
         stats: Stats,

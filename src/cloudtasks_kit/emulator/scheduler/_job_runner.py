@@ -37,9 +37,9 @@ from .._clock import Clock
 from .._http_attempt import HttpOutcome, method_name, rpc_code_for_http, send_http
 from .._runner import Background, wait_for_event
 from .._stats import Stats
-from .._store import Store
 from .._tokens import TokenSigner
 from . import _cron as cron
+from ._store import JobStore
 
 __all__ = ["USER_AGENT", "JobRunner", "new_job_client", "rfc3339"]
 
@@ -67,7 +67,7 @@ def rfc3339(seconds: float) -> str:
 class JobRunner:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         clock: Clock,
         signer: TokenSigner,
         stats: Stats,

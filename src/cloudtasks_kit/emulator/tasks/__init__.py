@@ -2,5 +2,6 @@
 
 from ._api import CloudTasksApi
 from ._dispatcher import Dispatcher
+from ._store import TaskStore
 
-__all__ = ["CloudTasksApi", "Dispatcher"]
+__all__ = ["CloudTasksApi", "Dispatcher", "TaskStore"]

@@ -28,8 +28,9 @@ from .._http_target import TargetRules, check_http_target
 from .._names import location_of, new_resource_id, parse_queue_name, parse_task_name
 from .._paging import decode_token, encode_token, page_of, page_size
 from .._stats import Stats
-from .._store import DuplicateName, Store, TaskRow
+from .._store import DuplicateName
 from ._dispatcher import Dispatcher
+from ._store import TaskRow, TaskStore
 
 __all__ = ["SERVICE", "CloudTasksApi"]
 
@@ -56,7 +57,7 @@ _DEFAULT_DEADLINE = timedelta(minutes=10)
 class CloudTasksApi:
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         dispatcher: Dispatcher,
         clock: Clock,
         stats: Stats,

@@ -23,9 +23,9 @@ from .._clock import Clock
 from .._http_attempt import HttpOutcome, method_name, send_http
 from .._runner import Background, wait_for_event
 from .._stats import Stats
-from .._store import AttemptOutcome, Store, TaskRow
 from .._tokens import TokenSigner
 from ._ratelimit import TokenBucket
+from ._store import AttemptOutcome, TaskRow, TaskStore
 
 __all__ = ["Dispatcher", "QueueLimits"]
 
@@ -80,7 +80,7 @@ class _QueueRuntime:
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         clock: Clock,
         signer: TokenSigner,
         stats: Stats,

@@ -10,10 +10,15 @@ from ._config import EmulatorConfig, load_declared_queues
 
 __all__ = ["add_arguments", "main", "run_from_args"]
 
+# The flags' defaults are EmulatorConfig's, so that the command and an embedded Emulator agree.
+_DEFAULTS = EmulatorConfig()
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8123, help="gRPC port (0: any free port)")
+    parser.add_argument("--host", default=_DEFAULTS.host, help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=_DEFAULTS.port, help="gRPC port (0: any free port)"
+    )
     parser.add_argument(
         "--http-port",
         type=int,
@@ -29,25 +34,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task-tombstone-ttl",
         type=float,
-        default=3600.0,
+        default=_DEFAULTS.task_tombstone_ttl,
         help="seconds a task name stays taken after it ran or was deleted (default 3600)",
     )
     parser.add_argument(
         "--queue-tombstone-ttl",
         type=float,
-        default=7 * 86400.0,
+        default=_DEFAULTS.queue_tombstone_ttl,
         help="seconds a deleted queue's name cannot be reused (default 7 days)",
     )
     parser.add_argument(
         "--min-dispatch-deadline",
         type=float,
-        default=15.0,
+        default=_DEFAULTS.min_dispatch_deadline,
         help="lowest dispatch_deadline accepted, in seconds (Google: 15)",
     )
     parser.add_argument(
         "--min-attempt-deadline",
         type=float,
-        default=15.0,
+        default=_DEFAULTS.min_attempt_deadline,
         help="lowest Cloud Scheduler job attempt_deadline accepted, in seconds (Google: 15)",
     )
     parser.add_argument(

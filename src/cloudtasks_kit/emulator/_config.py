@@ -10,6 +10,8 @@ import yaml
 from google.cloud import tasks_v2
 from google.protobuf import json_format
 
+from .._protocol import MAX_DEADLINE, MAX_SCHEDULE_AHEAD, MAX_TASK_SIZE, MIN_DEADLINE
+
 __all__ = ["EmulatorConfig", "load_declared_queues"]
 
 DAY = 86400.0
@@ -28,13 +30,13 @@ class EmulatorConfig:
     # A deleted queue's name cannot be reused this long (Google: 7 days).
     queue_tombstone_ttl: float = 7 * DAY
     # Google allows 15 s to 30 min; tests of deadlines lower the floor to stay fast.
-    min_dispatch_deadline: float = 15.0
-    max_dispatch_deadline: float = 1800.0
+    min_dispatch_deadline: float = MIN_DEADLINE.total_seconds()
+    max_dispatch_deadline: float = MAX_DEADLINE.total_seconds()
     # A Scheduler job's attempt_deadline: the same 15 s to 30 min, the same reason to lower it.
-    min_attempt_deadline: float = 15.0
-    max_attempt_deadline: float = 1800.0
-    max_schedule_ahead: float = 30 * DAY
-    max_task_size: int = 1024 * 1024
+    min_attempt_deadline: float = MIN_DEADLINE.total_seconds()
+    max_attempt_deadline: float = MAX_DEADLINE.total_seconds()
+    max_schedule_ahead: float = MAX_SCHEDULE_AHEAD.total_seconds()
+    max_task_size: int = MAX_TASK_SIZE
     clock_offset: float = 0.0
 
     def resolved_http_port(self) -> int:

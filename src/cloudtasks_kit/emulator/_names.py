@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from .._protocol import JOB_ID, QUEUE_ID, TASK_ID
 from ._errors import invalid_argument
 
 __all__ = [
@@ -22,9 +23,8 @@ __all__ = [
 _PROJECT = r"[a-z][a-z0-9.:-]{0,62}[a-z0-9]"
 _LOCATION = r"[a-z][a-z0-9-]{0,62}"
 _LOCATION_RE = re.compile(rf"projects/(?P<project>{_PROJECT})/locations/(?P<location>{_LOCATION})")
-_QUEUE_RE = re.compile(rf"{_LOCATION_RE.pattern}/queues/(?P<queue>[A-Za-z0-9-]{{1,100}})")
-_TASK_RE = re.compile(rf"(?P<parent>{_QUEUE_RE.pattern})/tasks/(?P<task>[A-Za-z0-9_-]{{1,500}})")
-_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+_QUEUE_RE = re.compile(rf"{_LOCATION_RE.pattern}/queues/(?P<queue>{QUEUE_ID.pattern})")
+_TASK_RE = re.compile(rf"(?P<parent>{_QUEUE_RE.pattern})/tasks/(?P<task>{TASK_ID.pattern})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ def parse_task_name(name: str, field: str = "name") -> tuple[str, str]:
 def parse_job_name(name: str, field: str = "name") -> str:
     """The location of a job name (projects/P/locations/L/jobs/JOB_ID), or INVALID_ARGUMENT."""
     location, marker, job_id = name.partition("/jobs/")
-    if not (marker and _JOB_ID.fullmatch(job_id) and _LOCATION_RE.fullmatch(location)):
+    if not (marker and JOB_ID.fullmatch(job_id) and _LOCATION_RE.fullmatch(location)):
         raise invalid_argument(
             f"{field}: {name!r} is not a job name (projects/PROJECT/locations/LOCATION/jobs/"
             "JOB_ID, the id 1-500 letters, digits, hyphens or underscores)"

@@ -17,6 +17,17 @@ import grpc
 from google.cloud import scheduler_v1
 from google.protobuf import empty_pb2, field_mask_pb2
 
+from ..._protocol import (
+    DEFAULT_ATTEMPT_DEADLINE,
+    DEFAULT_JOB_MAX_BACKOFF,
+    DEFAULT_JOB_MAX_DOUBLINGS,
+    DEFAULT_JOB_MIN_BACKOFF,
+    MAX_JOB_RETRY_COUNT,
+    MAX_JOB_SIZE,
+    SCHEDULER,
+    SCHEDULER_CONTENT_TYPE,
+    SCHEDULER_USER_AGENT,
+)
 from .._clock import Clock
 from .._config import EmulatorConfig
 from .._errors import already_exists, failed_precondition, invalid_argument, not_found
@@ -27,7 +38,7 @@ from .._paging import page_of
 from .._stats import Stats
 from .._store import DuplicateName
 from . import _cron as cron
-from ._job_runner import USER_AGENT, JobRunner
+from ._job_runner import JobRunner
 from ._store import JobStore
 
 __all__ = ["SERVICE", "CloudSchedulerApi"]
@@ -59,13 +70,11 @@ _OUTPUT_ONLY = (
 _TARGET_RULES = TargetRules(
     "job.http_target",
     "uri",
-    user_agent=USER_AGENT,
-    reserved_prefixes=("x-google-", "x-appengine-", "x-cloudscheduler"),
-    default_content_type="application/octet-stream",
+    user_agent=SCHEDULER_USER_AGENT,
+    reserved_prefixes=("x-google-", "x-appengine-", SCHEDULER.lower()),
+    default_content_type=SCHEDULER_CONTENT_TYPE,
 )
 _MAX_PAGE = 500
-_MAX_JOB_SIZE = 1024 * 1024
-_DEFAULT_DEADLINE = 180
 
 
 class CloudSchedulerApi:
@@ -249,12 +258,12 @@ class CloudSchedulerApi:
         self._check_deadline(job)
         _check_retry_config(job)
         size = job.ByteSize()
-        if size > _MAX_JOB_SIZE:
+        if size > MAX_JOB_SIZE:
             raise invalid_argument(f"job: {size} bytes is over the job size limit of 1 MB")
 
     def _check_deadline(self, job: Any) -> None:
         if not job.HasField("attempt_deadline"):
-            job.attempt_deadline.FromSeconds(_DEFAULT_DEADLINE)
+            job.attempt_deadline.FromTimedelta(DEFAULT_ATTEMPT_DEADLINE)
             return
         low, high = self._config.min_attempt_deadline, self._config.max_attempt_deadline
         seconds = job.attempt_deadline.ToTimedelta().total_seconds()
@@ -279,20 +288,21 @@ def _reschedule(job: Any, after: float) -> None:
 
 def _check_retry_config(job: Any) -> None:
     retry = job.retry_config
-    if not 0 <= retry.retry_count <= 5:
+    if not 0 <= retry.retry_count <= MAX_JOB_RETRY_COUNT:
         raise invalid_argument(
-            f"job.retry_config.retry_count: must be in [0, 5], got {retry.retry_count}"
+            f"job.retry_config.retry_count: must be in [0, {MAX_JOB_RETRY_COUNT}], "
+            f"got {retry.retry_count}"
         )
     if retry.max_doublings < 0:
         raise invalid_argument("job.retry_config.max_doublings: must not be negative")
-    retry.max_doublings = retry.max_doublings or 5
+    retry.max_doublings = retry.max_doublings or DEFAULT_JOB_MAX_DOUBLINGS
     for name in ("min_backoff_duration", "max_backoff_duration", "max_retry_duration"):
         if retry.HasField(name) and getattr(retry, name).ToNanoseconds() < 0:
             raise invalid_argument(f"job.retry_config.{name}: must not be negative")
     if not retry.HasField("min_backoff_duration"):
-        retry.min_backoff_duration.FromSeconds(5)
+        retry.min_backoff_duration.FromTimedelta(DEFAULT_JOB_MIN_BACKOFF)
     if not retry.HasField("max_backoff_duration"):
-        retry.max_backoff_duration.FromSeconds(3600)
+        retry.max_backoff_duration.FromTimedelta(DEFAULT_JOB_MAX_BACKOFF)
     if not retry.HasField("max_retry_duration"):
         retry.max_retry_duration.FromSeconds(0)
     if retry.min_backoff_duration.ToNanoseconds() > retry.max_backoff_duration.ToNanoseconds():

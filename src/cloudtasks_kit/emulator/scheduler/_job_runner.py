@@ -32,6 +32,14 @@ import httpx
 from google.cloud import scheduler_v1
 from google.protobuf import timestamp_pb2
 
+from ..._protocol import (
+    DEFAULT_ATTEMPT_DEADLINE,
+    SCHEDULER,
+    SCHEDULER_CONTENT_TYPE,
+    SCHEDULER_JOB_NAME,
+    SCHEDULER_SCHEDULE_TIME,
+    SCHEDULER_USER_AGENT,
+)
 from .._backoff import retry_delay, retry_duration_spent
 from .._clock import Clock
 from .._http_attempt import HttpOutcome, method_name, rpc_code_for_http, send_http
@@ -41,14 +49,12 @@ from .._tokens import TokenSigner
 from . import _cron as cron
 from ._store import JobStore
 
-__all__ = ["USER_AGENT", "JobRunner", "new_job_client", "rfc3339"]
+__all__ = ["JobRunner", "new_job_client", "rfc3339"]
 
 log = logging.getLogger("cloudtasks_kit.emulator.scheduler")
 
 JobPb = scheduler_v1.Job.pb()
 _ENABLED = int(scheduler_v1.Job.State.ENABLED)
-USER_AGENT = "Google-Cloud-Scheduler"
-_DEFAULT_DEADLINE = 180.0
 
 
 def new_job_client() -> httpx.AsyncClient:
@@ -203,10 +209,10 @@ class JobRunner:
                     headers=self._headers(job, scheduled),
                     body=target.body,
                     deadline=(
-                        job.attempt_deadline.ToTimedelta().total_seconds()
+                        job.attempt_deadline.ToTimedelta()
                         if job.HasField("attempt_deadline")
-                        else _DEFAULT_DEADLINE
-                    ),
+                        else DEFAULT_ATTEMPT_DEADLINE
+                    ).total_seconds(),
                 )
                 attempt += 1
                 self._record(name, _attempt_ended(outcome))
@@ -280,12 +286,12 @@ class JobRunner:
         for header in list(headers):
             if header.lower() in ("user-agent", "content-length", "host"):
                 del headers[header]
-        headers["User-Agent"] = USER_AGENT
+        headers["User-Agent"] = SCHEDULER_USER_AGENT
         if target.body and not any(h.lower() == "content-type" for h in headers):
-            headers["Content-Type"] = "application/octet-stream"
-        headers["X-CloudScheduler"] = "true"
-        headers["X-CloudScheduler-JobName"] = job.name.rsplit("/", 1)[1]
-        headers["X-CloudScheduler-ScheduleTime"] = rfc3339(scheduled)
+            headers["Content-Type"] = SCHEDULER_CONTENT_TYPE
+        headers[SCHEDULER] = "true"
+        headers[SCHEDULER_JOB_NAME] = job.name.rsplit("/", 1)[1]
+        headers[SCHEDULER_SCHEDULE_TIME] = rfc3339(scheduled)
         if target.HasField("oidc_token"):
             headers["Authorization"] = self._signer.bearer(
                 target.oidc_token, url=target.uri, now=self._clock.now()

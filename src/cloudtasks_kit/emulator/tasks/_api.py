@@ -6,13 +6,18 @@ trace; every answer is built from what was committed.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import grpc
 from google.cloud import tasks_v2
 from google.protobuf import empty_pb2, field_mask_pb2
 
+from ..._protocol import (
+    DEFAULT_DISPATCH_DEADLINE,
+    MAX_CONCURRENT_DISPATCHES,
+    MAX_DISPATCHES_PER_SECOND,
+    TASKS_USER_AGENT,
+)
 from .._clock import Clock
 from .._config import EmulatorConfig
 from .._errors import (
@@ -48,10 +53,9 @@ _UPDATABLE = {
     "app_engine_routing_override",
     "http_target",
 }
-_TARGET_RULES = TargetRules("task.http_request", "url", user_agent="Google-Cloud-Tasks")
+_TARGET_RULES = TargetRules("task.http_request", "url", user_agent=TASKS_USER_AGENT)
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
-_DEFAULT_DEADLINE = timedelta(minutes=10)
 
 
 class CloudTasksApi:
@@ -299,7 +303,7 @@ class CloudTasksApi:
                     f"[{config.min_dispatch_deadline:g}s, {config.max_dispatch_deadline:g}s]"
                 )
         else:
-            task.dispatch_deadline.FromTimedelta(_DEFAULT_DEADLINE)
+            task.dispatch_deadline.FromTimedelta(DEFAULT_DISPATCH_DEADLINE)
         task.create_time.FromNanoseconds(int(now * 1e9))
         size = task.ByteSize()
         if size > config.max_task_size:
@@ -352,15 +356,16 @@ class CloudTasksApi:
 
 def _check_queue(queue: Any) -> None:
     rate = queue.rate_limits
-    if rate.max_dispatches_per_second < 0 or rate.max_dispatches_per_second > 500:
+    per_second, concurrent = rate.max_dispatches_per_second, rate.max_concurrent_dispatches
+    if per_second < 0 or per_second > MAX_DISPATCHES_PER_SECOND:
         raise invalid_argument(
-            "queue.rate_limits.max_dispatches_per_second: must be in (0, 500], "
-            f"got {rate.max_dispatches_per_second:g}"
+            "queue.rate_limits.max_dispatches_per_second: "
+            f"must be in (0, {MAX_DISPATCHES_PER_SECOND}], got {per_second:g}"
         )
-    if rate.max_concurrent_dispatches < 0 or rate.max_concurrent_dispatches > 5000:
+    if concurrent < 0 or concurrent > MAX_CONCURRENT_DISPATCHES:
         raise invalid_argument(
-            "queue.rate_limits.max_concurrent_dispatches: must be in [1, 5000], "
-            f"got {rate.max_concurrent_dispatches}"
+            "queue.rate_limits.max_concurrent_dispatches: "
+            f"must be in [1, {MAX_CONCURRENT_DISPATCHES}], got {concurrent}"
         )
     if rate.max_burst_size < 0:
         raise invalid_argument("queue.rate_limits.max_burst_size: must not be negative")

@@ -18,6 +18,16 @@ from typing import Any
 import httpx
 from google.cloud import tasks_v2
 
+from ..._protocol import (
+    DEFAULT_DISPATCH_DEADLINE,
+    QUEUE_NAME,
+    TASK_ETA,
+    TASK_EXECUTION_COUNT,
+    TASK_NAME,
+    TASK_PREVIOUS_RESPONSE,
+    TASK_RETRY_COUNT,
+    TASK_RETRY_REASON,
+)
 from .._backoff import retry_delay, retry_duration_spent
 from .._clock import Clock
 from .._http_attempt import HttpOutcome, method_name, send_http
@@ -34,7 +44,6 @@ log = logging.getLogger("cloudtasks_kit.emulator.dispatch")
 QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
 _RUNNING = int(tasks_v2.Queue.State.RUNNING)
-_DEFAULT_DEADLINE = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +217,10 @@ class Dispatcher:
             request = task.http_request
             self._store.start_attempt(row.name, self._clock.now())
             deadline = (
-                task.dispatch_deadline.ToTimedelta().total_seconds()
+                task.dispatch_deadline.ToTimedelta()
                 if task.HasField("dispatch_deadline")
-                else _DEFAULT_DEADLINE
-            )
+                else DEFAULT_DISPATCH_DEADLINE
+            ).total_seconds()
             outcome = await send_http(
                 self._client,
                 method=method_name(request.http_method),
@@ -234,15 +243,15 @@ class Dispatcher:
     def _headers(self, row: TaskRow, request: Any) -> dict[str, str]:
         headers = dict(request.headers)
         queue_id = row.queue.rsplit("/", 1)[1]
-        headers["X-CloudTasks-QueueName"] = queue_id
-        headers["X-CloudTasks-TaskName"] = row.name.rsplit("/", 1)[1]
-        headers["X-CloudTasks-TaskRetryCount"] = str(row.dispatch_count)
-        headers["X-CloudTasks-TaskExecutionCount"] = str(row.execution_count)
-        headers["X-CloudTasks-TaskETA"] = f"{row.due:.6f}"
+        headers[QUEUE_NAME] = queue_id
+        headers[TASK_NAME] = row.name.rsplit("/", 1)[1]
+        headers[TASK_RETRY_COUNT] = str(row.dispatch_count)
+        headers[TASK_EXECUTION_COUNT] = str(row.execution_count)
+        headers[TASK_ETA] = f"{row.due:.6f}"
         if row.dispatch_count > 0 and row.last_status is not None:
-            headers["X-CloudTasks-TaskPreviousResponse"] = str(row.last_status)
+            headers[TASK_PREVIOUS_RESPONSE] = str(row.last_status)
             # Google sends this header empty for HTTP targets.
-            headers["X-CloudTasks-TaskRetryReason"] = ""
+            headers[TASK_RETRY_REASON] = ""
         if request.HasField("oidc_token"):
             headers["Authorization"] = self._signer.bearer(
                 request.oidc_token, url=request.url, now=self._clock.now()

@@ -12,6 +12,15 @@ __all__ = ["add_arguments", "main", "run_from_args"]
 
 # The flags' defaults are EmulatorConfig's, so that the command and an embedded Emulator agree.
 _DEFAULTS = EmulatorConfig()
+# Flags in seconds that set the EmulatorConfig field of their name: field -> help.
+_SECONDS = {
+    "task_tombstone_ttl": "seconds a task name stays taken after it ran or was deleted "
+    "(default 3600)",
+    "queue_tombstone_ttl": "seconds a deleted queue's name cannot be reused (default 7 days)",
+    "min_dispatch_deadline": "lowest dispatch_deadline accepted, in seconds (Google: 15)",
+    "min_attempt_deadline": "lowest Cloud Scheduler job attempt_deadline accepted, in seconds "
+    "(Google: 15)",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,30 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, default=None, help="YAML file declaring queues to create at start"
     )
-    parser.add_argument(
-        "--task-tombstone-ttl",
-        type=float,
-        default=_DEFAULTS.task_tombstone_ttl,
-        help="seconds a task name stays taken after it ran or was deleted (default 3600)",
-    )
-    parser.add_argument(
-        "--queue-tombstone-ttl",
-        type=float,
-        default=_DEFAULTS.queue_tombstone_ttl,
-        help="seconds a deleted queue's name cannot be reused (default 7 days)",
-    )
-    parser.add_argument(
-        "--min-dispatch-deadline",
-        type=float,
-        default=_DEFAULTS.min_dispatch_deadline,
-        help="lowest dispatch_deadline accepted, in seconds (Google: 15)",
-    )
-    parser.add_argument(
-        "--min-attempt-deadline",
-        type=float,
-        default=_DEFAULTS.min_attempt_deadline,
-        help="lowest Cloud Scheduler job attempt_deadline accepted, in seconds (Google: 15)",
-    )
+    for field, help_text in _SECONDS.items():
+        parser.add_argument(
+            "--" + field.replace("_", "-"),
+            type=float,
+            default=getattr(_DEFAULTS, field),
+            help=help_text,
+        )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -72,10 +64,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         data=args.data,
         declared_queues=load_declared_queues(args.config) if args.config else (),
-        task_tombstone_ttl=args.task_tombstone_ttl,
-        queue_tombstone_ttl=args.queue_tombstone_ttl,
-        min_dispatch_deadline=args.min_dispatch_deadline,
-        min_attempt_deadline=args.min_attempt_deadline,
+        **{field: getattr(args, field) for field in _SECONDS},
     )
     return run(config)
 

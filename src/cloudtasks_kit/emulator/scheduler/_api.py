@@ -41,7 +41,7 @@ from . import _cron as cron
 from ._job_runner import JobRunner
 from ._store import JobStore
 
-__all__ = ["SERVICE", "CloudSchedulerApi"]
+__all__ = ["CloudSchedulerApi"]
 
 SERVICE = "google.cloud.scheduler.v1.CloudScheduler"
 

@@ -49,7 +49,7 @@ from .._tokens import TokenSigner
 from . import _cron as cron
 from ._store import JobStore
 
-__all__ = ["JobRunner", "new_job_client", "rfc3339"]
+__all__ = ["JobRunner", "new_job_client"]
 
 log = logging.getLogger("cloudtasks_kit.emulator.scheduler")
 

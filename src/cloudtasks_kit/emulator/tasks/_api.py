@@ -37,7 +37,7 @@ from .._store import DuplicateName
 from ._dispatcher import Dispatcher
 from ._store import TaskRow, TaskStore
 
-__all__ = ["SERVICE", "CloudTasksApi"]
+__all__ = ["CloudTasksApi"]
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
 

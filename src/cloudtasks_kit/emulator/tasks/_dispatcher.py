@@ -37,11 +37,10 @@ from .._tokens import TokenSigner
 from ._ratelimit import TokenBucket
 from ._store import AttemptOutcome, TaskRow, TaskStore
 
-__all__ = ["Dispatcher", "QueueLimits"]
+__all__ = ["Dispatcher"]
 
 log = logging.getLogger("cloudtasks_kit.emulator.dispatch")
 
-QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
 _RUNNING = int(tasks_v2.Queue.State.RUNNING)
 

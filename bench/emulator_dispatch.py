@@ -83,7 +83,7 @@ async def _emulator_round(
 
 
 async def _bare_round(worker: WorkerHandle, control: Any, n: int) -> float:
-    from cloudtasks_kit.emulator.http_attempt import new_http_client
+    from cloudtasks_kit.emulator._http_attempt import new_http_client
 
     worker.reset()
     async with new_http_client() as http:
@@ -166,7 +166,7 @@ async def _emulator_lateness(
 
 
 async def _bare_lateness(worker: WorkerHandle, m: int) -> list[float]:
-    from cloudtasks_kit.emulator.http_attempt import new_http_client
+    from cloudtasks_kit.emulator._http_attempt import new_http_client
 
     worker.reset()
     slots = asyncio.Semaphore(CONCURRENCY)

@@ -40,6 +40,8 @@ SCHEDULER: Final = "X-CloudScheduler"
 SCHEDULER_JOB_NAME: Final = "X-CloudScheduler-JobName"
 SCHEDULER_SCHEDULE_TIME: Final = "X-CloudScheduler-ScheduleTime"
 SCHEDULER_USER_AGENT: Final = "Google-Cloud-Scheduler"
+#: ``HttpTarget.headers``: a job with a body and no ``Content-Type`` gets this one.
+SCHEDULER_CONTENT_TYPE: Final = "application/octet-stream"
 
 # --- ids and resource names ---------------------------------------------------------------------
 
@@ -80,6 +82,15 @@ MAX_TASK_SIZE: Final = 1024 * 1024
 MAX_JOB_SIZE: Final = 1024 * 1024
 #: ``RetryConfig.retry_count`` of a Cloud Scheduler job: "values between 0 and 5".
 MAX_JOB_RETRY_COUNT: Final = 5
+#: A job's ``RetryConfig`` when it sets none: ``min_backoff_duration`` "5 seconds",
+#: ``max_backoff_duration`` "1 hour", ``max_doublings`` "5".
+DEFAULT_JOB_MIN_BACKOFF: Final = timedelta(seconds=5)
+DEFAULT_JOB_MAX_BACKOFF: Final = timedelta(hours=1)
+DEFAULT_JOB_MAX_DOUBLINGS: Final = 5
+#: ``RateLimits.max_dispatches_per_second`` and ``max_concurrent_dispatches`` of a queue:
+#: "The maximum allowed value is 500" and "is 5,000".
+MAX_DISPATCHES_PER_SECOND: Final = 500
+MAX_CONCURRENT_DISPATCHES: Final = 5000
 
 
 def check_deadline(value: object, what: str = "deadline") -> timedelta:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudtasks_kit.emulator.backoff import retry_delay
+from cloudtasks_kit.emulator._backoff import retry_delay
 
 
 def test_documented_example() -> None:

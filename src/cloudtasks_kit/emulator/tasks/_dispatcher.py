@@ -9,7 +9,6 @@ heap, and creating or dispatching costs O(log n) however large the backlog.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
@@ -19,24 +18,31 @@ from typing import Any
 import httpx
 from google.cloud import tasks_v2
 
-from .backoff import retry_delay
-from .clock import Clock
-from .http_attempt import HttpOutcome, send_http
-from .ratelimit import TokenBucket
-from .stats import Stats
-from .store import AttemptOutcome, Store, TaskRow
-from .tokens import TokenSigner
+from ..._protocol import (
+    DEFAULT_DISPATCH_DEADLINE,
+    QUEUE_NAME,
+    TASK_ETA,
+    TASK_EXECUTION_COUNT,
+    TASK_NAME,
+    TASK_PREVIOUS_RESPONSE,
+    TASK_RETRY_COUNT,
+    TASK_RETRY_REASON,
+)
+from .._backoff import retry_delay, retry_duration_spent
+from .._clock import Clock
+from .._http_attempt import HttpOutcome, method_name, send_http
+from .._runner import Background, wait_for_event
+from .._stats import Stats
+from .._tokens import TokenSigner
+from ._ratelimit import TokenBucket
+from ._store import AttemptOutcome, TaskRow, TaskStore
 
-__all__ = ["Dispatcher", "QueueLimits"]
+__all__ = ["Dispatcher"]
 
 log = logging.getLogger("cloudtasks_kit.emulator.dispatch")
 
-QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
 _RUNNING = int(tasks_v2.Queue.State.RUNNING)
-_HttpMethod: Any = tasks_v2.HttpMethod  # an IntEnum at run time; typed as int
-_METHODS = {int(method): method.name for method in _HttpMethod}
-_DEFAULT_DEADLINE = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,7 @@ class _QueueRuntime:
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         clock: Clock,
         signer: TokenSigner,
         stats: Stats,
@@ -98,7 +104,7 @@ class Dispatcher:
         self._tombstone_ttl = tombstone_ttl
         self._queues: dict[str, _QueueRuntime] = {}
         self._in_flight: set[str] = set()
-        self._attempts: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._seq = itertools.count()
         self._started = False
         clock.subscribe(self._wake_all)
@@ -118,12 +124,8 @@ class Dispatcher:
 
     async def stop(self) -> None:
         self._clock.unsubscribe(self._wake_all)
-        tasks = [r.runner for r in self._queues.values() if r.runner is not None]
-        tasks += list(self._attempts)
-        for task in tasks:
-            task.cancel()
         # Cancelled attempts stay stored as pending: the next start dispatches them again.
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._background.cancel_all()
 
     # -- queues ---------------------------------------------------------------------------
 
@@ -174,9 +176,7 @@ class Dispatcher:
     # -- the loop -------------------------------------------------------------------------
 
     def _start_runner(self, runtime: _QueueRuntime) -> None:
-        runtime.runner = asyncio.get_running_loop().create_task(
-            self._run(runtime), name=f"queue {runtime.name}"
-        )
+        runtime.runner = self._background.spawn(self._run(runtime), name=f"queue {runtime.name}")
 
     def _wake_all(self) -> None:
         for runtime in self._queues.values():
@@ -192,11 +192,11 @@ class Dispatcher:
             now = self._clock.now()
             due, _, name = q.heap[0]
             if due > now:
-                await _wait(q.wake, due - now)
+                await wait_for_event(q.wake, due - now)
                 continue
             wait = q.bucket.take(now)
             if wait > 0:
-                await _wait(q.wake, wait)
+                await wait_for_event(q.wake, wait)
                 continue
             heapq.heappop(q.heap)
             row = self._store.task(name)
@@ -208,9 +208,7 @@ class Dispatcher:
     def _spawn(self, q: _QueueRuntime, row: TaskRow) -> None:
         self._in_flight.add(row.name)
         q.in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._attempt(q, row))
-        self._attempts.add(task)
-        task.add_done_callback(self._attempts.discard)
+        self._background.spawn(self._attempt(q, row))
 
     async def _attempt(self, q: _QueueRuntime, row: TaskRow) -> None:
         try:
@@ -218,13 +216,13 @@ class Dispatcher:
             request = task.http_request
             self._store.start_attempt(row.name, self._clock.now())
             deadline = (
-                task.dispatch_deadline.ToTimedelta().total_seconds()
+                task.dispatch_deadline.ToTimedelta()
                 if task.HasField("dispatch_deadline")
-                else _DEFAULT_DEADLINE
-            )
+                else DEFAULT_DISPATCH_DEADLINE
+            ).total_seconds()
             outcome = await send_http(
                 self._client,
-                method=_METHODS.get(request.http_method, "POST"),
+                method=method_name(request.http_method),
                 url=request.url,
                 headers=self._headers(row, request),
                 body=request.body,
@@ -241,31 +239,28 @@ class Dispatcher:
             q.in_flight -= 1
             q.wake.set()
 
-    def _headers(self, row: TaskRow, request: object) -> dict[str, str]:
-        headers = dict(request.headers)  # type: ignore[attr-defined]
+    def _headers(self, row: TaskRow, request: Any) -> dict[str, str]:
+        headers = dict(request.headers)
         queue_id = row.queue.rsplit("/", 1)[1]
-        headers["X-CloudTasks-QueueName"] = queue_id
-        headers["X-CloudTasks-TaskName"] = row.name.rsplit("/", 1)[1]
-        headers["X-CloudTasks-TaskRetryCount"] = str(row.dispatch_count)
-        headers["X-CloudTasks-TaskExecutionCount"] = str(row.execution_count)
-        headers["X-CloudTasks-TaskETA"] = f"{row.due:.6f}"
+        headers[QUEUE_NAME] = queue_id
+        headers[TASK_NAME] = row.name.rsplit("/", 1)[1]
+        headers[TASK_RETRY_COUNT] = str(row.dispatch_count)
+        headers[TASK_EXECUTION_COUNT] = str(row.execution_count)
+        headers[TASK_ETA] = f"{row.due:.6f}"
         if row.dispatch_count > 0 and row.last_status is not None:
-            headers["X-CloudTasks-TaskPreviousResponse"] = str(row.last_status)
+            headers[TASK_PREVIOUS_RESPONSE] = str(row.last_status)
             # Google sends this header empty for HTTP targets.
-            headers["X-CloudTasks-TaskRetryReason"] = ""
-        if request.HasField("oidc_token"):  # type: ignore[attr-defined]
-            oidc = request.oidc_token  # type: ignore[attr-defined]
-            audience = oidc.audience or request.url  # type: ignore[attr-defined]
-            token = self._signer.token(
-                audience=audience, email=oidc.service_account_email, now=self._clock.now()
+            headers[TASK_RETRY_REASON] = ""
+        if request.HasField("oidc_token"):
+            headers["Authorization"] = self._signer.bearer(
+                request.oidc_token, url=request.url, now=self._clock.now()
             )
-            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def _finish(self, q: _QueueRuntime, row: TaskRow, url: str, outcome: HttpOutcome) -> None:
         now = self._clock.now()
         attempt = row.dispatch_count + 1
-        status = str(outcome.status) if outcome.responded else outcome.error
+        status = outcome.status_text
         if outcome.succeeded:
             self._stats.attempts["succeeded"] += 1
             self._store.remove_task(row.name, self._tombstone(row, now), "completed")
@@ -277,7 +272,7 @@ class Dispatcher:
         limits = q.limits
         first = row.first_dispatch if row.first_dispatch is not None else now
         attempts_spent = limits.max_attempts != -1 and attempt >= limits.max_attempts
-        duration_spent = limits.max_retry_duration == 0 or now - first >= limits.max_retry_duration
+        duration_spent = retry_duration_spent(limits.max_retry_duration, first, now)
         if attempts_spent and duration_spent:
             self._stats.attempts["gave_up"] += 1
             self._store.remove_task(row.name, self._tombstone(row, now), "gave up")
@@ -292,9 +287,8 @@ class Dispatcher:
             min_backoff=limits.min_backoff,
             max_backoff=limits.max_backoff,
             max_doublings=limits.max_doublings,
+            retry_after=outcome.retry_after,
         )
-        if outcome.retry_after is not None:
-            delay = max(delay, outcome.retry_after)
         retry_at = now + delay
         self._stats.attempts["failed"] += 1
         log.info(
@@ -307,9 +301,3 @@ class Dispatcher:
 
     def _tombstone(self, row: TaskRow, now: float) -> float | None:
         return now + self._tombstone_ttl if row.named else None
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()

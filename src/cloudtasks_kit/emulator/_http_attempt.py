@@ -7,15 +7,20 @@ import email.utils
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+from google.cloud import tasks_v2
 
-__all__ = ["HttpOutcome", "new_http_client", "rpc_code_for_http", "send_http"]
+__all__ = ["HttpOutcome", "method_name", "new_http_client", "rpc_code_for_http", "send_http"]
 
 # What the last attempt is recorded as when no response came back. Google documents no value
 # for these cases; gateway-style codes make them read naturally in X-...-PreviousResponse.
 NO_RESPONSE_DEADLINE = 504
 NO_RESPONSE_UNREACHABLE = 503
+# Cloud Tasks' and Cloud Scheduler's HttpMethod enums have the same numbers and names.
+_HttpMethod: Any = tasks_v2.HttpMethod  # an IntEnum at run time; typed as int
+_METHODS: dict[int, str] = {int(method): method.name for method in _HttpMethod}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,11 @@ class HttpOutcome:
     def succeeded(self) -> bool:
         return self.responded and 200 <= self.status <= 299
 
+    @property
+    def status_text(self) -> str | None:
+        """The status for a log line: the HTTP code, or why no response came."""
+        return str(self.status) if self.responded else self.error
+
 
 def new_http_client() -> httpx.AsyncClient:
     # trust_env=False: a proxy set in the environment must not swallow loopback dispatches.
@@ -39,6 +49,11 @@ def new_http_client() -> httpx.AsyncClient:
         trust_env=False,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=512),
     )
+
+
+def method_name(http_method: int) -> str:
+    """The HTTP method of a task's ``HttpRequest`` or a job's ``HttpTarget``."""
+    return _METHODS.get(http_method, "POST")
 
 
 async def send_http(

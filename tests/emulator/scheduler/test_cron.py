@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cloudtasks_kit.emulator.cron import (
+from cloudtasks_kit.emulator.scheduler._cron import (
     ScheduleError,
     check_schedule,
     latest_run,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from google.cloud import tasks_v2
 
-from .errors import invalid_argument
+from ._errors import invalid_argument
 
 __all__ = ["TargetRules", "check_http_target"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from tests.emulator.conftest import QueueFactory, http_task
+from tests.emulator.tasks.conftest import QueueFactory, http_task
 from tests.support import RecordingWorker, Reply
 
 

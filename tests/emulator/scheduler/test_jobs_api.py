@@ -13,7 +13,7 @@ from google.api_core import exceptions
 from google.cloud import scheduler_v1
 from google.protobuf import field_mask_pb2
 
-from tests.emulator_scheduler.conftest import PARENT, YEARLY, JobFactory, http_job, job_id
+from tests.emulator.scheduler.conftest import PARENT, YEARLY, JobFactory, http_job, job_id
 
 State = scheduler_v1.Job.State
 

@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from .clock import Clock
-from .stats import Stats
-from .tokens import TokenSigner
+from ._clock import Clock
+from ._stats import Stats
+from ._tokens import TokenSigner
 
 __all__ = ["build_http_app"]
 

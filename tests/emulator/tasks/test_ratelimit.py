@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cloudtasks_kit.emulator.ratelimit import TokenBucket
+from cloudtasks_kit.emulator.tasks._ratelimit import TokenBucket
 
 
 def test_burst_then_rate() -> None:

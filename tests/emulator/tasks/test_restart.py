@@ -12,7 +12,7 @@ import pytest
 from google.api_core import exceptions
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator.conftest import PARENT, http_task
+from tests.emulator.tasks.conftest import PARENT, http_task
 from tests.support import RecordingWorker, Reply, wait_until
 
 

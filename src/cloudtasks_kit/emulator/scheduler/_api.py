@@ -11,34 +11,43 @@ Google adds to the stored target (``User-Agent: Google-Cloud-Scheduler``, and
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 from google.cloud import scheduler_v1
 from google.protobuf import empty_pb2, field_mask_pb2
 
-from . import cron
-from .clock import Clock
-from .config import EmulatorConfig
-from .errors import ApiError, already_exists, failed_precondition, invalid_argument, not_found
-from .http_target import TargetRules, check_http_target
-from .job_runner import USER_AGENT, JobRunner
-from .names import location_of, new_task_id
-from .paging import decode_token, encode_token, page_size
-from .stats import Stats
-from .store import DuplicateName, Store
-from .tasks_api import guarded
+from ..._protocol import (
+    DEFAULT_ATTEMPT_DEADLINE,
+    DEFAULT_JOB_MAX_BACKOFF,
+    DEFAULT_JOB_MAX_DOUBLINGS,
+    DEFAULT_JOB_MIN_BACKOFF,
+    MAX_JOB_RETRY_COUNT,
+    MAX_JOB_SIZE,
+    SCHEDULER,
+    SCHEDULER_CONTENT_TYPE,
+    SCHEDULER_USER_AGENT,
+)
+from .._clock import Clock
+from .._config import EmulatorConfig
+from .._errors import already_exists, failed_precondition, invalid_argument, not_found
+from .._grpc import MethodTable, generic_handler
+from .._http_target import TargetRules, check_http_target
+from .._names import location_of, new_resource_id, parse_job_name
+from .._paging import page_of
+from .._stats import Stats
+from .._store import DuplicateName
+from . import _cron as cron
+from ._job_runner import JobRunner
+from ._store import JobStore
 
-__all__ = ["SERVICE", "CloudSchedulerApi"]
+__all__ = ["CloudSchedulerApi"]
 
 SERVICE = "google.cloud.scheduler.v1.CloudScheduler"
 
 JobPb = scheduler_v1.Job.pb()
 # proto-plus enums type-check as plain ints; they are IntEnums at run time.
 _State: Any = scheduler_v1.Job.State
-_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
 # Job fields a client may set; UpdateJob ignores the output-only ones, as Google documents.
 _UPDATABLE = (
     "description",
@@ -61,19 +70,17 @@ _OUTPUT_ONLY = (
 _TARGET_RULES = TargetRules(
     "job.http_target",
     "uri",
-    user_agent=USER_AGENT,
-    reserved_prefixes=("x-google-", "x-appengine-", "x-cloudscheduler"),
-    default_content_type="application/octet-stream",
+    user_agent=SCHEDULER_USER_AGENT,
+    reserved_prefixes=("x-google-", "x-appengine-", SCHEDULER.lower()),
+    default_content_type=SCHEDULER_CONTENT_TYPE,
 )
 _MAX_PAGE = 500
-_MAX_JOB_SIZE = 1024 * 1024
-_DEFAULT_DEADLINE = 180
 
 
 class CloudSchedulerApi:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         runner: JobRunner,
         clock: Clock,
         stats: Stats,
@@ -87,7 +94,7 @@ class CloudSchedulerApi:
 
     def handler(self) -> grpc.GenericRpcHandler:
         request = scheduler_v1
-        methods: dict[str, tuple[Callable[[Any], Any], Any, Any]] = {
+        methods: MethodTable = {
             "CreateJob": (self.create_job, request.CreateJobRequest.pb(), JobPb),
             "GetJob": (self.get_job, request.GetJobRequest.pb(), JobPb),
             "ListJobs": (
@@ -101,17 +108,7 @@ class CloudSchedulerApi:
             "ResumeJob": (self.resume_job, request.ResumeJobRequest.pb(), JobPb),
             "RunJob": (self.run_job, request.RunJobRequest.pb(), JobPb),
         }
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                name: grpc.unary_unary_rpc_method_handler(
-                    guarded(name, method, self._stats),
-                    request_deserializer=message.FromString,
-                    response_serializer=response.SerializeToString,
-                )
-                for name, (method, message, response) in methods.items()
-            },
-        )
+        return generic_handler(SERVICE, methods, self._stats)
 
     # -- methods --------------------------------------------------------------------------
 
@@ -122,12 +119,12 @@ class CloudSchedulerApi:
         for field in _OUTPUT_ONLY[1:]:
             job.ClearField(field)
         if job.name:
-            if _job_name(job.name, "job.name") != parent:
+            if parse_job_name(job.name, "job.name") != parent:
                 raise invalid_argument(
                     f"job.name: {job.name!r} is not in the parent location {parent!r}"
                 )
         else:
-            job.name = f"{parent}/jobs/{new_task_id()}"
+            job.name = f"{parent}/jobs/{new_resource_id()}"
         self._check(job)
         now = self._clock.now()
         job.state = _State.ENABLED.value
@@ -145,22 +142,21 @@ class CloudSchedulerApi:
 
     def list_jobs(self, request: Any) -> Any:
         prefix = location_of(request.parent) + "/jobs/"
-        size = page_size(request.page_size, default=_MAX_PAGE, maximum=_MAX_PAGE)
-        after = decode_token(request.page_token)
-        rows = [
-            (name, body)
-            for name, body in self._store.jobs()
-            if name.startswith(prefix) and name > after
-        ]
-        page = rows[:size]
-        token = encode_token(page[-1][0]) if len(rows) > size else ""
+        bodies = {name: body for name, body in self._store.jobs() if name.startswith(prefix)}
+        page, token = page_of(
+            list(bodies),
+            request.page_size,
+            request.page_token,
+            default=_MAX_PAGE,
+            maximum=_MAX_PAGE,
+        )
         return scheduler_v1.ListJobsResponse.pb()(
-            jobs=[JobPb.FromString(body) for _, body in page], next_page_token=token
+            jobs=[JobPb.FromString(bodies[name]) for name in page], next_page_token=token
         )
 
     def update_job(self, request: Any) -> Any:
         source = request.job
-        _job_name(source.name, "job.name")
+        parse_job_name(source.name, "job.name")
         existing = self._job(source.name, "job.name")
         paths = []
         for path in request.update_mask.paths:
@@ -196,7 +192,7 @@ class CloudSchedulerApi:
         return job
 
     def delete_job(self, request: Any) -> Any:
-        _job_name(request.name, "name")
+        parse_job_name(request.name, "name")
         if not self._store.delete_job(request.name):
             raise not_found(f"job {request.name} does not exist")
         self._runner.job_removed(request.name)
@@ -204,17 +200,13 @@ class CloudSchedulerApi:
 
     def pause_job(self, request: Any) -> Any:
         job = self._job(request.name)
-        if job.state != _State.ENABLED.value:
-            state = _State(job.state).name
-            raise failed_precondition(f"job {job.name} is {state}: only an ENABLED job pauses")
+        _require_state(job, _State.ENABLED.value, "only an ENABLED job pauses")
         job.state = _State.PAUSED.value
         return self._save(job)
 
     def resume_job(self, request: Any) -> Any:
         job = self._job(request.name)
-        if job.state != _State.PAUSED.value:
-            state = _State(job.state).name
-            raise failed_precondition(f"job {job.name} is {state}: only a PAUSED job resumes")
+        _require_state(job, _State.PAUSED.value, "only a PAUSED job resumes")
         job.state = _State.ENABLED.value
         # Runs missed while paused are not made up: the next one is after now.
         _reschedule(job, max(self._clock.now(), self._store.last_fired(job.name) or 0.0))
@@ -228,7 +220,7 @@ class CloudSchedulerApi:
     # -- helpers --------------------------------------------------------------------------
 
     def _job(self, name: str, field: str = "name") -> Any:
-        _job_name(name, field)
+        parse_job_name(name, field)
         body = self._store.job(name)
         if body is None:
             raise not_found(f"job {name} does not exist")
@@ -266,12 +258,12 @@ class CloudSchedulerApi:
         self._check_deadline(job)
         _check_retry_config(job)
         size = job.ByteSize()
-        if size > _MAX_JOB_SIZE:
+        if size > MAX_JOB_SIZE:
             raise invalid_argument(f"job: {size} bytes is over the job size limit of 1 MB")
 
     def _check_deadline(self, job: Any) -> None:
         if not job.HasField("attempt_deadline"):
-            job.attempt_deadline.FromSeconds(_DEFAULT_DEADLINE)
+            job.attempt_deadline.FromTimedelta(DEFAULT_ATTEMPT_DEADLINE)
             return
         low, high = self._config.min_attempt_deadline, self._config.max_attempt_deadline
         seconds = job.attempt_deadline.ToTimedelta().total_seconds()
@@ -281,19 +273,9 @@ class CloudSchedulerApi:
             )
 
 
-def _job_name(name: str, field: str) -> str:
-    """The location of a job name (projects/P/locations/L/jobs/JOB_ID), or INVALID_ARGUMENT."""
-    location, marker, job_id = name.partition("/jobs/")
-    try:
-        valid = bool(marker) and bool(_JOB_ID.fullmatch(job_id)) and bool(location_of(location))
-    except ApiError:
-        valid = False
-    if not valid:
-        raise invalid_argument(
-            f"{field}: {name!r} is not a job name (projects/PROJECT/locations/LOCATION/jobs/"
-            "JOB_ID, the id 1-500 letters, digits, hyphens or underscores)"
-        )
-    return location
+def _require_state(job: Any, state: int, rule: str) -> None:
+    if job.state != state:
+        raise failed_precondition(f"job {job.name} is {_State(job.state).name}: {rule}")
 
 
 def _reschedule(job: Any, after: float) -> None:
@@ -306,20 +288,21 @@ def _reschedule(job: Any, after: float) -> None:
 
 def _check_retry_config(job: Any) -> None:
     retry = job.retry_config
-    if not 0 <= retry.retry_count <= 5:
+    if not 0 <= retry.retry_count <= MAX_JOB_RETRY_COUNT:
         raise invalid_argument(
-            f"job.retry_config.retry_count: must be in [0, 5], got {retry.retry_count}"
+            f"job.retry_config.retry_count: must be in [0, {MAX_JOB_RETRY_COUNT}], "
+            f"got {retry.retry_count}"
         )
     if retry.max_doublings < 0:
         raise invalid_argument("job.retry_config.max_doublings: must not be negative")
-    retry.max_doublings = retry.max_doublings or 5
+    retry.max_doublings = retry.max_doublings or DEFAULT_JOB_MAX_DOUBLINGS
     for name in ("min_backoff_duration", "max_backoff_duration", "max_retry_duration"):
         if retry.HasField(name) and getattr(retry, name).ToNanoseconds() < 0:
             raise invalid_argument(f"job.retry_config.{name}: must not be negative")
     if not retry.HasField("min_backoff_duration"):
-        retry.min_backoff_duration.FromSeconds(5)
+        retry.min_backoff_duration.FromTimedelta(DEFAULT_JOB_MIN_BACKOFF)
     if not retry.HasField("max_backoff_duration"):
-        retry.max_backoff_duration.FromSeconds(3600)
+        retry.max_backoff_duration.FromTimedelta(DEFAULT_JOB_MAX_BACKOFF)
     if not retry.HasField("max_retry_duration"):
         retry.max_retry_duration.FromSeconds(0)
     if retry.min_backoff_duration.ToNanoseconds() > retry.max_backoff_duration.ToNanoseconds():

@@ -1,4 +1,5 @@
-"""Resource names of queues and tasks: parsing, and the errors Google gives for bad ones."""
+"""Resource names of queues, tasks and jobs: parsing, the errors Google gives for bad ones,
+and the ids the services mint."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .errors import invalid_argument
+from .._protocol import JOB_ID, QUEUE_ID, TASK_ID
+from ._errors import invalid_argument
 
-__all__ = ["QueueName", "location_of", "new_task_id", "parse_queue_name", "parse_task_name"]
+__all__ = [
+    "QueueName",
+    "location_of",
+    "new_resource_id",
+    "parse_job_name",
+    "parse_queue_name",
+    "parse_task_name",
+]
 
 # Project ids may be domain-scoped ("example.com:my-project"); locations are region names.
 _PROJECT = r"[a-z][a-z0-9.:-]{0,62}[a-z0-9]"
 _LOCATION = r"[a-z][a-z0-9-]{0,62}"
 _LOCATION_RE = re.compile(rf"projects/(?P<project>{_PROJECT})/locations/(?P<location>{_LOCATION})")
-_QUEUE_RE = re.compile(rf"{_LOCATION_RE.pattern}/queues/(?P<queue>[A-Za-z0-9-]{{1,100}})")
-_TASK_RE = re.compile(rf"(?P<parent>{_QUEUE_RE.pattern})/tasks/(?P<task>[A-Za-z0-9_-]{{1,500}})")
+_QUEUE_RE = re.compile(rf"{_LOCATION_RE.pattern}/queues/(?P<queue>{QUEUE_ID.pattern})")
+_TASK_RE = re.compile(rf"(?P<parent>{_QUEUE_RE.pattern})/tasks/(?P<task>{TASK_ID.pattern})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,20 @@ def parse_task_name(name: str, field: str = "name") -> tuple[str, str]:
     return match["parent"], match["task"]
 
 
-def new_task_id() -> str:
-    # Google's generated ids are long decimal numbers; random ones also spread well.
+def parse_job_name(name: str, field: str = "name") -> str:
+    """The location of a job name (projects/P/locations/L/jobs/JOB_ID), or INVALID_ARGUMENT."""
+    location, marker, job_id = name.partition("/jobs/")
+    if not (marker and JOB_ID.fullmatch(job_id) and _LOCATION_RE.fullmatch(location)):
+        raise invalid_argument(
+            f"{field}: {name!r} is not a job name (projects/PROJECT/locations/LOCATION/jobs/"
+            "JOB_ID, the id 1-500 letters, digits, hyphens or underscores)"
+        )
+    return location
+
+
+def new_resource_id() -> str:
+    """The id of a task or job created without a name.
+
+    Google's generated ids are long decimal numbers; random ones also spread well.
+    """
     return str(secrets.randbits(63) | (1 << 62))

@@ -5,15 +5,27 @@ from __future__ import annotations
 import base64
 import binascii
 
-from .errors import invalid_argument
+from ._errors import invalid_argument
 
-__all__ = ["decode_token", "encode_token", "page_size"]
+__all__ = ["decode_token", "encode_token", "page_of", "page_size"]
 
 
 def page_size(requested: int, *, default: int, maximum: int) -> int:
     if requested < 0:
         raise invalid_argument("page_size: must not be negative")
     return min(requested or default, maximum)
+
+
+def page_of(
+    names: list[str], requested: int, token: str, *, default: int, maximum: int
+) -> tuple[list[str], str]:
+    """The page of ``names`` (sorted) that ``token`` asks for, and the next page's token
+    ("" after the last page)."""
+    size = page_size(requested, default=default, maximum=maximum)
+    after = decode_token(token)
+    remaining = [n for n in names if n > after]
+    page = remaining[:size]
+    return page, (encode_token(page[-1]) if len(remaining) > size else "")
 
 
 def encode_token(last: str) -> str:

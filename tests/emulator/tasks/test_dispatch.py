@@ -11,7 +11,7 @@ import pytest
 from google.api_core import exceptions
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator.conftest import QueueFactory, http_task
+from tests.emulator.tasks.conftest import QueueFactory, http_task
 from tests.support import MisbehavingServer, RecordingWorker, Reply, wait_until
 
 

@@ -14,17 +14,15 @@ from collections.abc import Iterator
 import grpc
 import uvicorn
 
-from .clock import Clock
-from .config import EmulatorConfig
-from .dispatcher import Dispatcher
-from .http_app import build_http_app
-from .http_attempt import new_http_client
-from .job_runner import JobRunner, new_job_client
-from .scheduler_api import CloudSchedulerApi
-from .stats import Stats
-from .store import Store
-from .tasks_api import CloudTasksApi
-from .tokens import TokenSigner
+from ._clock import Clock
+from ._config import EmulatorConfig
+from ._http_app import build_http_app
+from ._http_attempt import new_http_client
+from ._stats import Stats
+from ._store import Database
+from ._tokens import TokenSigner
+from .scheduler import CloudSchedulerApi, JobRunner, JobStore, new_job_client
+from .tasks import CloudTasksApi, Dispatcher, TaskStore
 
 __all__ = ["Emulator", "run"]
 
@@ -51,7 +49,8 @@ class Emulator:
         self.stats = Stats()
         self.grpc_port = 0
         self.http_port = 0
-        self._store: Store | None = None
+        self._database: Database | None = None
+        self._task_store: TaskStore | None = None
         self._grpc: grpc.aio.Server | None = None
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -69,22 +68,26 @@ class Emulator:
 
     async def start(self) -> None:
         config = self.config
-        store = self._store = Store(config.data)
+        database = self._database = Database(config.data)
+        task_store = self._task_store = TaskStore(database)
+        job_store = JobStore(database)
         http_socket = _bind(config.host, config.resolved_http_port())
         self.http_port = http_socket.getsockname()[1]
-        signer = self._signer(store)
+        signer = self._signer(database)
         self._dispatcher = Dispatcher(
-            store,
+            task_store,
             self.clock,
             signer,
             self.stats,
             new_http_client(),
             tombstone_ttl=config.task_tombstone_ttl,
         )
-        tasks_api = CloudTasksApi(store, self._dispatcher, self.clock, self.stats, config)
+        tasks_api = CloudTasksApi(task_store, self._dispatcher, self.clock, self.stats, config)
         tasks_api.declare_queues(config.declared_queues)
-        self._job_runner = JobRunner(store, self.clock, signer, self.stats, new_job_client())
-        scheduler_api = CloudSchedulerApi(store, self._job_runner, self.clock, self.stats, config)
+        self._job_runner = JobRunner(job_store, self.clock, signer, self.stats, new_job_client())
+        scheduler_api = CloudSchedulerApi(
+            job_store, self._job_runner, self.clock, self.stats, config
+        )
 
         self._grpc = grpc.aio.server(
             options=[
@@ -114,18 +117,18 @@ class Emulator:
         self._job_runner.start()
         self._housekeeping = asyncio.get_running_loop().create_task(self._expire_tombstones())
 
-    def _signer(self, store: Store) -> TokenSigner:
+    def _signer(self, database: Database) -> TokenSigner:
         # The key persists with the state, so tokens stay verifiable across restarts.
-        pem = store.get_meta(_SIGNING_KEY)
+        pem = database.get_meta(_SIGNING_KEY)
         signer = TokenSigner(self.issuer, pem)
         if pem is None:
-            store.set_meta(_SIGNING_KEY, signer.private_key_pem())
+            database.set_meta(_SIGNING_KEY, signer.private_key_pem())
         return signer
 
     async def _expire_tombstones(self) -> None:
-        assert self._store is not None
+        assert self._task_store is not None
         while True:
-            self._store.expire_tombstones(self.clock.now())
+            self._task_store.expire_tombstones(self.clock.now())
             await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
 
     async def stop(self) -> None:
@@ -142,8 +145,8 @@ class Emulator:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task
-        if self._store is not None:
-            self._store.close()
+        if self._database is not None:
+            self._database.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -13,7 +13,7 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
 
-from tests.emulator.conftest import PARENT, QueueFactory, http_task
+from tests.emulator.tasks.conftest import PARENT, QueueFactory, http_task
 
 URL = "http://127.0.0.1:9/never"
 

@@ -12,7 +12,7 @@ from google.api_core import exceptions
 from google.cloud import scheduler_v1
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator_scheduler.conftest import (
+from tests.emulator.scheduler.conftest import (
     PARENT,
     advance_to,
     http_job,

@@ -23,7 +23,6 @@ without waiting a day.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -33,24 +32,29 @@ import httpx
 from google.cloud import scheduler_v1
 from google.protobuf import timestamp_pb2
 
-from . import cron
-from .backoff import retry_delay
-from .clock import Clock
-from .http_attempt import HttpOutcome, rpc_code_for_http, send_http
-from .stats import Stats
-from .store import Store
-from .tokens import TokenSigner
+from ..._protocol import (
+    DEFAULT_ATTEMPT_DEADLINE,
+    SCHEDULER,
+    SCHEDULER_CONTENT_TYPE,
+    SCHEDULER_JOB_NAME,
+    SCHEDULER_SCHEDULE_TIME,
+    SCHEDULER_USER_AGENT,
+)
+from .._backoff import retry_delay, retry_duration_spent
+from .._clock import Clock
+from .._http_attempt import HttpOutcome, method_name, rpc_code_for_http, send_http
+from .._runner import Background, wait_for_event
+from .._stats import Stats
+from .._tokens import TokenSigner
+from . import _cron as cron
+from ._store import JobStore
 
-__all__ = ["USER_AGENT", "JobRunner", "new_job_client", "rfc3339"]
+__all__ = ["JobRunner", "new_job_client"]
 
 log = logging.getLogger("cloudtasks_kit.emulator.scheduler")
 
 JobPb = scheduler_v1.Job.pb()
 _ENABLED = int(scheduler_v1.Job.State.ENABLED)
-_HttpMethod: Any = scheduler_v1.HttpMethod  # an IntEnum at run time; typed as int
-_METHODS = {int(method): method.name for method in _HttpMethod}
-USER_AGENT = "Google-Cloud-Scheduler"
-_DEFAULT_DEADLINE = 180.0
 
 
 def new_job_client() -> httpx.AsyncClient:
@@ -69,7 +73,7 @@ def rfc3339(seconds: float) -> str:
 class JobRunner:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         clock: Clock,
         signer: TokenSigner,
         stats: Stats,
@@ -82,10 +86,9 @@ class JobRunner:
         self._client = client
         self._due: dict[str, float] = {}  # enabled jobs -> their next schedule time
         self._active: Counter[str] = Counter()  # runs in progress, per job
-        self._runs: set[asyncio.Task[None]] = set()
+        self._background = Background()  # the loop and the runs in progress
         self._wake = asyncio.Event()
         self._clock_moved = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
         clock.subscribe(self._on_clock)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -94,16 +97,11 @@ class JobRunner:
         """Rebuild the schedule from the store (missed runs fire at once) and start."""
         for _, body in self._store.jobs():
             self.job_changed(JobPb.FromString(body))
-        self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name="jobs")
+        self._background.spawn(self._loop(), name="jobs")
 
     async def stop(self) -> None:
         self._clock.unsubscribe(self._on_clock)
-        tasks = list(self._runs)
-        if self._loop_task is not None:
-            tasks.append(self._loop_task)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._background.cancel_all()
         await self._client.aclose()
 
     # -- what the API tells -----------------------------------------------------------------
@@ -149,7 +147,7 @@ class JobRunner:
                 continue
             delay = min(waiting) - self._clock.now()
             if delay > 0:
-                await _wait(self._wake, delay)
+                await wait_for_event(self._wake, delay)
 
     def _fire(self, name: str, now: float) -> None:
         job = self._load(name)
@@ -182,9 +180,7 @@ class JobRunner:
 
     def _spawn(self, name: str, scheduled: float) -> None:
         self._active[name] += 1  # before the task starts, so the loop cannot fire it again
-        task = asyncio.get_running_loop().create_task(self._run(name, scheduled))
-        self._runs.add(task)
-        task.add_done_callback(self._runs.discard)
+        self._background.spawn(self._run(name, scheduled))
 
     async def _run(self, name: str, scheduled: float) -> None:
         try:
@@ -208,15 +204,15 @@ class JobRunner:
                 target = job.http_target
                 outcome = await send_http(
                     self._client,
-                    method=_METHODS.get(target.http_method, "POST"),
+                    method=method_name(target.http_method),
                     url=target.uri,
                     headers=self._headers(job, scheduled),
                     body=target.body,
                     deadline=(
-                        job.attempt_deadline.ToTimedelta().total_seconds()
+                        job.attempt_deadline.ToTimedelta()
                         if job.HasField("attempt_deadline")
-                        else _DEFAULT_DEADLINE
-                    ),
+                        else DEFAULT_ATTEMPT_DEADLINE
+                    ).total_seconds(),
                 )
                 attempt += 1
                 self._record(name, _attempt_ended(outcome))
@@ -245,7 +241,7 @@ class JobRunner:
     ) -> float | None:
         """Log the attempt; when the run goes on, the time of the next attempt."""
         url = job.http_target.uri
-        status = str(outcome.status) if outcome.responded else outcome.error
+        status = outcome.status_text
         line = "job=%s url=%s status=%s latency_ms=%.1f attempt=%d schedule_time=%s"
         args = (name, url, status, outcome.latency * 1000, attempt, rfc3339(scheduled))
         if outcome.succeeded:
@@ -259,12 +255,11 @@ class JobRunner:
             min_backoff=retry.min_backoff_duration.ToTimedelta().total_seconds(),
             max_backoff=retry.max_backoff_duration.ToTimedelta().total_seconds(),
             max_doublings=retry.max_doublings,
+            retry_after=outcome.retry_after,
         )
-        if outcome.retry_after is not None:
-            delay = max(delay, outcome.retry_after)
         limit = retry.max_retry_duration.ToTimedelta().total_seconds()
         count_spent = attempt - 1 >= retry.retry_count
-        duration_spent = limit == 0 or now - first >= limit
+        duration_spent = retry_duration_spent(limit, first, now)
         current = self._load(name)
         following = (
             _seconds(current.schedule_time)
@@ -291,25 +286,21 @@ class JobRunner:
         for header in list(headers):
             if header.lower() in ("user-agent", "content-length", "host"):
                 del headers[header]
-        headers["User-Agent"] = USER_AGENT
+        headers["User-Agent"] = SCHEDULER_USER_AGENT
         if target.body and not any(h.lower() == "content-type" for h in headers):
-            headers["Content-Type"] = "application/octet-stream"
-        headers["X-CloudScheduler"] = "true"
-        headers["X-CloudScheduler-JobName"] = job.name.rsplit("/", 1)[1]
-        headers["X-CloudScheduler-ScheduleTime"] = rfc3339(scheduled)
+            headers["Content-Type"] = SCHEDULER_CONTENT_TYPE
+        headers[SCHEDULER] = "true"
+        headers[SCHEDULER_JOB_NAME] = job.name.rsplit("/", 1)[1]
+        headers[SCHEDULER_SCHEDULE_TIME] = rfc3339(scheduled)
         if target.HasField("oidc_token"):
-            oidc = target.oidc_token
-            token = self._signer.token(
-                audience=oidc.audience or target.uri,
-                email=oidc.service_account_email,
-                now=self._clock.now(),
+            headers["Authorization"] = self._signer.bearer(
+                target.oidc_token, url=target.uri, now=self._clock.now()
             )
-            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     async def _sleep_until(self, when: float) -> None:
         while (now := self._clock.now()) < when:
-            await _wait(self._clock_moved, when - now)
+            await wait_for_event(self._clock_moved, when - now)
 
     # -- the store ------------------------------------------------------------------------
 
@@ -348,9 +339,3 @@ def _attempt_ended(outcome: HttpOutcome) -> Callable[[Any], None]:
 
 def _seconds(stamp: Any) -> float:
     return float(stamp.ToNanoseconds()) / 1e9
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()

@@ -12,7 +12,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 from google.protobuf import field_mask_pb2
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator.conftest import PARENT, QueueFactory, http_task
+from tests.emulator.tasks.conftest import PARENT, QueueFactory, http_task
 
 
 def test_created_queue_has_google_defaults(client: Any) -> None:

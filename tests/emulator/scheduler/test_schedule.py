@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator_scheduler.conftest import (
+from tests.emulator.scheduler.conftest import (
     JobFactory,
     advance_to,
     emulator_now,

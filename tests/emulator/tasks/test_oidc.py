@@ -11,7 +11,7 @@ import pytest
 from google.cloud import tasks_v2
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator.conftest import QueueFactory, http_task
+from tests.emulator.tasks.conftest import QueueFactory, http_task
 from tests.support import RecordingWorker
 
 

@@ -6,36 +6,40 @@ trace; every answer is built from what was committed.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import grpc
 from google.cloud import tasks_v2
 from google.protobuf import empty_pb2, field_mask_pb2
 
-from .clock import Clock
-from .config import EmulatorConfig
-from .dispatcher import Dispatcher
-from .errors import (
+from ..._protocol import (
+    DEFAULT_DISPATCH_DEADLINE,
+    MAX_CONCURRENT_DISPATCHES,
+    MAX_DISPATCHES_PER_SECOND,
+    TASKS_USER_AGENT,
+)
+from .._clock import Clock
+from .._config import EmulatorConfig
+from .._errors import (
     ApiError,
     already_exists,
     failed_precondition,
     invalid_argument,
     not_found,
 )
-from .http_attempt import rpc_code_for_http
-from .http_target import TargetRules, check_http_target
-from .names import location_of, new_task_id, parse_queue_name, parse_task_name
-from .paging import decode_token, encode_token, page_size
-from .stats import Stats
-from .store import DuplicateName, Store, TaskRow
+from .._grpc import MethodTable, generic_handler
+from .._http_attempt import rpc_code_for_http
+from .._http_target import TargetRules, check_http_target
+from .._names import location_of, new_resource_id, parse_queue_name, parse_task_name
+from .._paging import decode_token, encode_token, page_of, page_size
+from .._stats import Stats
+from .._store import DuplicateName
+from ._dispatcher import Dispatcher
+from ._store import TaskRow, TaskStore
 
-__all__ = ["SERVICE", "CloudTasksApi"]
+__all__ = ["CloudTasksApi"]
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
-log = logging.getLogger("cloudtasks_kit.emulator.api")
 
 QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
@@ -49,16 +53,15 @@ _UPDATABLE = {
     "app_engine_routing_override",
     "http_target",
 }
-_TARGET_RULES = TargetRules("task.http_request", "url", user_agent="Google-Cloud-Tasks")
+_TARGET_RULES = TargetRules("task.http_request", "url", user_agent=TASKS_USER_AGENT)
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
-_DEFAULT_DEADLINE = timedelta(minutes=10)
 
 
 class CloudTasksApi:
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         dispatcher: Dispatcher,
         clock: Clock,
         stats: Stats,
@@ -77,7 +80,7 @@ class CloudTasksApi:
     # -- wiring ---------------------------------------------------------------------------
 
     def handler(self) -> grpc.GenericRpcHandler:
-        methods: dict[str, tuple[Callable[[Any], Any], Any, Any]] = {
+        methods: MethodTable = {
             "CreateQueue": (
                 self.create_queue,
                 tasks_v2.CreateQueueRequest.pb(),
@@ -108,17 +111,7 @@ class CloudTasksApi:
             "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest.pb(), empty_pb2.Empty),
             "RunTask": (self.run_task, tasks_v2.RunTaskRequest.pb(), TaskPb),
         }
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                name: grpc.unary_unary_rpc_method_handler(
-                    guarded(name, method, self._stats),
-                    request_deserializer=request.FromString,
-                    response_serializer=response.SerializeToString,
-                )
-                for name, (method, request, response) in methods.items()
-            },
-        )
+        return generic_handler(SERVICE, methods, self._stats)
 
     def declare_queues(self, declared: tuple[bytes, ...]) -> None:
         """Create or update the queues of ``--config`` (declared state wins)."""
@@ -163,7 +156,9 @@ class CloudTasksApi:
             for name, queue in self._queues.items()
             if name.startswith(parent + "/queues/") and (state is None or queue.state == state)
         )
-        page, next_token = _page(names, request.page_size, request.page_token)
+        page, next_token = page_of(
+            names, request.page_size, request.page_token, default=_DEFAULT_PAGE, maximum=_MAX_PAGE
+        )
         return tasks_v2.ListQueuesResponse.pb()(
             queues=[self._queues[n] for n in page], next_page_token=next_token
         )
@@ -261,7 +256,7 @@ class CloudTasksApi:
                     f"task {task.name} was {reason} recently; its name cannot be reused yet"
                 )
         else:
-            task.name = f"{parent}/tasks/{new_task_id()}"
+            task.name = f"{parent}/tasks/{new_resource_id()}"
         due = task.schedule_time.ToNanoseconds() / 1e9
         row = TaskRow(task.name, parent, due, task.SerializeToString(), named)
         try:
@@ -308,7 +303,7 @@ class CloudTasksApi:
                     f"[{config.min_dispatch_deadline:g}s, {config.max_dispatch_deadline:g}s]"
                 )
         else:
-            task.dispatch_deadline.FromTimedelta(_DEFAULT_DEADLINE)
+            task.dispatch_deadline.FromTimedelta(DEFAULT_DISPATCH_DEADLINE)
         task.create_time.FromNanoseconds(int(now * 1e9))
         size = task.ByteSize()
         if size > config.max_task_size:
@@ -359,37 +354,18 @@ class CloudTasksApi:
         return not_found(f"task {name} does not exist")
 
 
-def guarded(
-    method: str, call: Callable[[Any], Any], stats: Stats
-) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
-    """Turn a plain method into a gRPC handler: typed errors become status codes, and a bug
-    becomes INTERNAL for that one call instead of taking the server down."""
-
-    async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        stats.rpcs[method] += 1
-        try:
-            return call(request)
-        except ApiError as exc:
-            error = exc
-        except Exception as exc:
-            log.exception("%s failed", method)
-            error = ApiError(grpc.StatusCode.INTERNAL, f"{method}: {type(exc).__name__}: {exc}")
-        await context.abort(error.code, error.message)
-
-    return handle
-
-
 def _check_queue(queue: Any) -> None:
     rate = queue.rate_limits
-    if rate.max_dispatches_per_second < 0 or rate.max_dispatches_per_second > 500:
+    per_second, concurrent = rate.max_dispatches_per_second, rate.max_concurrent_dispatches
+    if per_second < 0 or per_second > MAX_DISPATCHES_PER_SECOND:
         raise invalid_argument(
-            "queue.rate_limits.max_dispatches_per_second: must be in (0, 500], "
-            f"got {rate.max_dispatches_per_second:g}"
+            "queue.rate_limits.max_dispatches_per_second: "
+            f"must be in (0, {MAX_DISPATCHES_PER_SECOND}], got {per_second:g}"
         )
-    if rate.max_concurrent_dispatches < 0 or rate.max_concurrent_dispatches > 5000:
+    if concurrent < 0 or concurrent > MAX_CONCURRENT_DISPATCHES:
         raise invalid_argument(
-            "queue.rate_limits.max_concurrent_dispatches: must be in [1, 5000], "
-            f"got {rate.max_concurrent_dispatches}"
+            "queue.rate_limits.max_concurrent_dispatches: "
+            f"must be in [1, {MAX_CONCURRENT_DISPATCHES}], got {concurrent}"
         )
     if rate.max_burst_size < 0:
         raise invalid_argument("queue.rate_limits.max_burst_size: must not be negative")
@@ -459,11 +435,3 @@ def _state_filter(text: str) -> int | None:
             "(or another state) only"
         )
     return int(_State[value.strip()].value)
-
-
-def _page(names: list[str], requested: int, token: str) -> tuple[list[str], str]:
-    size = page_size(requested, default=_DEFAULT_PAGE, maximum=_MAX_PAGE)
-    after = decode_token(token)
-    remaining = [n for n in names if n > after]
-    page = remaining[:size]
-    return page, (encode_token(page[-1]) if len(remaining) > size else "")

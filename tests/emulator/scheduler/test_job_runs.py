@@ -14,7 +14,7 @@ import pytest
 from google.cloud import scheduler_v1
 
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.emulator_scheduler.conftest import JobFactory
+from tests.emulator.scheduler.conftest import JobFactory
 from tests.support import RecordingWorker, Reply, wait_until
 
 INTERNAL, UNAVAILABLE = 13, 14

@@ -6,7 +6,7 @@ fixed number of keep-alive HTTP/1.1 connections on loopback, each sending the ne
 soon as the previous answer arrived, the bytes of every request prepared in advance. Both
 servers get the same request: the route of :mod:`bench.kit_delay` (path, query, header,
 nested JSON body) with the headers Cloud Tasks sends, a bearer token signed for the request's
-URL by an emulator-style :class:`~cloudtasks_kit.emulator.tokens.TokenSigner`, and a
+URL by an emulator-style :class:`~cloudtasks_kit.emulator._tokens.TokenSigner`, and a
 ``traceparent``; the plain server ignores them. The full server verifies the token against
 the key set it fetched (from itself, standing in for Google's) once, then cached; it has an
 OpenTelemetry SDK with a batch processor whose exporter drops the spans.
@@ -87,7 +87,7 @@ def build_worker_app(variant: str, issuer: str, private_key_pem: bytes) -> Any:
     from fastapi import APIRouter, Depends, FastAPI, Header
 
     from cloudtasks_kit import DelayedRoute, TaskTracingMiddleware, load_settings, oidc_verifier
-    from cloudtasks_kit.emulator.tokens import TokenSigner
+    from cloudtasks_kit.emulator._tokens import TokenSigner
 
     features = set() if variant == "plain" else set(variant.split("+"))
     if not features <= set(FEATURES):
@@ -287,7 +287,7 @@ def _cpu_seconds(pid: int) -> float:
 async def _measure(
     servers: dict[str, tuple[int, int]], key_pem: bytes, n: int, rounds: int
 ) -> list[Figure]:
-    from cloudtasks_kit.emulator.tokens import TokenSigner
+    from cloudtasks_kit.emulator._tokens import TokenSigner
 
     generators: dict[str, LoadGenerator] = {}
     for variant, (_, port) in servers.items():
@@ -379,7 +379,7 @@ def _spread(pairs: list[tuple[float, float]]) -> str:
 
 def run(quick: bool = False) -> list[Figure]:
     """Both servers, and in a full run one per part of the full route, as context."""
-    from cloudtasks_kit.emulator.tokens import TokenSigner
+    from cloudtasks_kit.emulator._tokens import TokenSigner
 
     n, rounds = (500, 2) if quick else (3000, 5)
     variants = ["plain", FULL] if quick else ["plain", FULL, *PARTS]

@@ -14,7 +14,7 @@ from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 from cloudtasks_kit.cli import main
-from cloudtasks_kit.emulator.config import load_declared_queues
+from cloudtasks_kit.emulator._config import load_declared_queues
 
 QUEUES_YAML = """
 queues:

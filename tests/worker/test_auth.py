@@ -29,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloudtasks_kit import Container, ContainerNotWired, DelayedRoute
-from cloudtasks_kit.emulator.store import Store
+from cloudtasks_kit.emulator._store import Database
 from cloudtasks_kit.settings import KitSettings, load_settings
 from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
 from cloudtasks_kit.worker._auth import (
@@ -117,7 +117,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     key = _new_key()
     # The emulator keeps its signing key in its state file; seeding one lets the tests sign
     # tokens it could have signed (expired ones, say).
-    store = Store(directory / "state.db")
+    store = Database(directory / "state.db")
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

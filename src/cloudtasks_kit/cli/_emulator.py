@@ -15,7 +15,7 @@ def register(commands: Any, arguments: list[str]) -> None:
         help="run the local Cloud Tasks / Cloud Scheduler emulator (the [emulator] extra)",
     )
     try:
-        from ..emulator import command as emulator_command
+        from ..emulator import _command as emulator_command
     except ImportError as exc:  # the [emulator] extra is not installed
         if arguments[:1] == ["emulator"]:
             sys.exit(
@@ -27,7 +27,7 @@ def register(commands: Any, arguments: list[str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..emulator import command as emulator_command
+    from ..emulator import _command as emulator_command
 
     result: int = emulator_command.run_from_args(args)
     return result

@@ -43,6 +43,7 @@ from .producer import (
     task_default_options,
 )
 from .scheduler import (
+    JobArguments,
     JobRetry,
     JobScheduler,
     ScheduledJob,
@@ -99,6 +100,7 @@ __all__ = [
     "Failure",
     "InvalidTaskArguments",
     "InvalidTaskHeaders",
+    "JobArguments",
     "JobRetry",
     "JobScheduler",
     "JwksCache",

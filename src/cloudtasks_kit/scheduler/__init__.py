@@ -3,9 +3,10 @@
 from ._declarations import scheduled
 from ._gateway import JobScheduler, ScheduleResult
 from ._route import ScheduledJob, ScheduledRoute, scheduled_job
-from ._spec import JobRetry
+from ._spec import JobArguments, JobRetry
 
 __all__ = [
+    "JobArguments",
     "JobRetry",
     "JobScheduler",
     "ScheduleResult",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-from ._spec import JobRetry, JobSpec, job_spec
+from ._spec import JobArguments, JobSpec, job_spec
 
 __all__ = ["scheduled"]
 
@@ -24,25 +23,15 @@ class Declaration:
 
 
 def scheduled(
-    *,
-    name: str,
-    schedule: str,
-    time_zone: str = "UTC",
-    kwargs: Mapping[str, Any] | None = None,
-    retry: JobRetry | Mapping[str, Any] | None = None,
-    attempt_deadline: timedelta | float | None = None,
-    description: str = "",
-    paused: bool = False,
+    *, kwargs: Mapping[str, Any] | None = None, **arguments: Unpack[JobArguments]
 ) -> Callable[[_F], _F]:
     """Declare a schedule of a route in code, for ``cloudtasks-kit schedules sync``.
 
     Put it below the router decorator; several may be stacked. ``kwargs`` are the route's
-    arguments, validated when the route is declared.
+    arguments, validated when the route is declared; the rest describe the job (``name``,
+    ``schedule``, ``time_zone``, ``retry``, ...), checked here.
     """
-    declaration = Declaration(
-        job_spec(name, schedule, time_zone, retry, attempt_deadline, description, paused),
-        dict(kwargs or {}),
-    )
+    declaration = Declaration(job_spec(**arguments), dict(kwargs or {}))
 
     def decorate(endpoint: _F) -> _F:
         setattr(endpoint, _DECLARATIONS, [*declarations_of(endpoint), declaration])

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from google.cloud import scheduler_v1
+
+from .._protocol import (
+    DEFAULT_JOB_MAX_BACKOFF,
+    DEFAULT_JOB_MAX_DOUBLINGS,
+    DEFAULT_JOB_MIN_BACKOFF,
+)
 
 __all__: list[str] = []
 
@@ -35,9 +40,9 @@ def _retry(retry: scheduler_v1.RetryConfig) -> tuple[Any, ...]:
     # what the service will hold, or a job asking for zero would be updated on every sync.
     return (
         retry.retry_count,
-        retry.min_backoff_duration or timedelta(seconds=5),
-        retry.max_backoff_duration or timedelta(hours=1),
-        retry.max_doublings or 5,
+        retry.min_backoff_duration or DEFAULT_JOB_MIN_BACKOFF,
+        retry.max_backoff_duration or DEFAULT_JOB_MAX_BACKOFF,
+        retry.max_doublings or DEFAULT_JOB_MAX_DOUBLINGS,
         retry.max_retry_duration,
     )
 

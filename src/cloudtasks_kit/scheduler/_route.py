@@ -11,20 +11,18 @@ says which. The job's calls go through the active container's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
-from typing import Any, Generic, ParamSpec
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, Unpack
 
 from fastapi.routing import APIRoute
 
 from .._active import active_container
 from .._binding import RouteBinder
 from .._errors import ConfigurationError
-from .._hooks import ScheduledJobHook
 from .._routing import declare_route, declared_route, served_routes
 from ._declarations import Declaration, declarations_of
 from ._gateway import JobScheduler, ScheduleResult
-from ._spec import JobRetry, JobSpec, job_spec
+from ._spec import JobArguments, JobSpec, job_spec
 
 __all__ = ["ScheduledJob", "ScheduledRoute", "scheduled_job"]
 
@@ -100,36 +98,13 @@ class ScheduledRoute(APIRoute):
             # copy made by include_router never takes it over.
             setattr(endpoint, "scheduler", self.scheduler)  # noqa: B010
 
-    def scheduler(
-        self,
-        *,
-        name: str,
-        schedule: str,
-        time_zone: str = "UTC",
-        retry: JobRetry | Mapping[str, Any] | None = None,
-        attempt_deadline: timedelta | float | None = None,
-        description: str = "",
-        paused: bool = False,
-        hooks: Sequence[ScheduledJobHook] = (),
-    ) -> ScheduledJob[...]:
-        spec = job_spec(
-            name, schedule, time_zone, retry, attempt_deadline, description, paused, hooks
-        )
-        return ScheduledJob(self, spec)
+    def scheduler(self, **arguments: Unpack[JobArguments]) -> ScheduledJob[...]:
+        """A job of this route, checked now: ``name``, ``schedule`` (unix-cron),
+        ``time_zone``, ``retry``, ``attempt_deadline``, ``description``, ``paused``, ``hooks``."""
+        return ScheduledJob(self, job_spec(**arguments))
 
 
-def scheduled_job(
-    endpoint: Callable[P, Any],
-    *,
-    name: str,
-    schedule: str,
-    time_zone: str = "UTC",
-    retry: JobRetry | Mapping[str, Any] | None = None,
-    attempt_deadline: timedelta | float | None = None,
-    description: str = "",
-    paused: bool = False,
-    hooks: Sequence[ScheduledJobHook] = (),
-) -> ScheduledJob[P]:
+def scheduled_job(endpoint: Callable[P, Any], **arguments: Unpack[JobArguments]) -> ScheduledJob[P]:
     """The typed spelling of ``endpoint.scheduler(...)``: ``.schedule(...)`` of the job it
     returns is checked by mypy and pyright against ``endpoint``'s own parameters.
 
@@ -142,8 +117,7 @@ def scheduled_job(
             f"{getattr(endpoint, '__qualname__', endpoint)!r} is not a route of a router "
             "with route_class=ScheduledRoute"
         )
-    spec = job_spec(name, schedule, time_zone, retry, attempt_deadline, description, paused, hooks)
-    return ScheduledJob(route, spec)
+    return ScheduledJob(route, job_spec(**arguments))
 
 
 def declared_jobs(app: Any) -> list[tuple[ScheduledJob[...], dict[str, Any]]]:

@@ -7,15 +7,22 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from cronsim import CronSim, CronSimError
 from google.cloud import scheduler_v1
 
 from .._hooks import ScheduledJobHook
-from .._protocol import JOB_ID, MAX_JOB_RETRY_COUNT, check_deadline
+from .._protocol import (
+    DEFAULT_JOB_MAX_BACKOFF,
+    DEFAULT_JOB_MAX_DOUBLINGS,
+    DEFAULT_JOB_MIN_BACKOFF,
+    JOB_ID,
+    MAX_JOB_RETRY_COUNT,
+    check_deadline,
+)
 
-__all__ = ["JobRetry"]
+__all__ = ["JobArguments", "JobRetry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +30,9 @@ class JobRetry:
     """A job's RetryConfig: retries within one run (Cloud Scheduler allows 0 to 5)."""
 
     retry_count: int = 0
-    min_backoff: float = 5.0
-    max_backoff: float = 3600.0
-    max_doublings: int = 5
+    min_backoff: float = DEFAULT_JOB_MIN_BACKOFF.total_seconds()
+    max_backoff: float = DEFAULT_JOB_MAX_BACKOFF.total_seconds()
+    max_doublings: int = DEFAULT_JOB_MAX_DOUBLINGS
     max_retry_duration: float = 0.0
 
     def __post_init__(self) -> None:
@@ -80,26 +87,37 @@ class JobSpec:
             ) from None
 
 
-def job_spec(
-    name: str,
-    schedule: str,
-    time_zone: str = "UTC",
-    retry: JobRetry | Mapping[str, Any] | None = None,
-    attempt_deadline: timedelta | float | None = None,
-    description: str = "",
-    paused: bool = False,
-    hooks: Sequence[ScheduledJobHook] = (),
-) -> JobSpec:
+class JobArguments(TypedDict, total=False):
+    """The keywords that describe a job: of ``scheduled_job(route, ...)`` and
+    ``route.scheduler(...)`` (and, with ``kwargs``, of ``@scheduled``)."""
+
+    name: Required[str]
+    schedule: Required[str]
+    time_zone: str
+    retry: JobRetry | Mapping[str, Any] | None
+    attempt_deadline: timedelta | float | None
+    description: str
+    paused: bool
+    hooks: Sequence[ScheduledJobHook]
+
+
+def job_spec(**arguments: Unpack[JobArguments]) -> JobSpec:
     """A checked :class:`JobSpec` from the keywords users write (``retry`` as a mapping too).
 
     :raises ValueError: naming the keyword that is wrong.
     :raises TypeError: a keyword of the wrong type.
     """
+    retry = arguments.get("retry")
     if isinstance(retry, Mapping):
         retry = JobRetry(**retry)
-    deadline = (
-        check_deadline(attempt_deadline, "attempt_deadline")
-        if attempt_deadline is not None
-        else None
+    deadline = arguments.get("attempt_deadline")
+    return JobSpec(
+        name=arguments["name"],
+        schedule=arguments["schedule"],
+        time_zone=arguments.get("time_zone", "UTC"),
+        description=arguments.get("description", ""),
+        retry=retry,
+        attempt_deadline=None if deadline is None else check_deadline(deadline, "attempt_deadline"),
+        paused=arguments.get("paused", False),
+        hooks=tuple(arguments.get("hooks", ())),
     )
-    return JobSpec(name, schedule, time_zone, description, retry, deadline, paused, tuple(hooks))

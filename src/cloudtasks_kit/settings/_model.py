@@ -36,7 +36,9 @@ from pydantic_settings import (
 from cloudtasks_kit._errors import ConfigurationError
 from cloudtasks_kit._protocol import (
     JOB_ID_CHARACTERS,
+    MAX_CONCURRENT_DISPATCHES,
     MAX_DEADLINE,
+    MAX_DISPATCHES_PER_SECOND,
     MIN_DEADLINE,
     QUEUE_ID,
     QUEUE_PATH,
@@ -178,11 +180,13 @@ class OidcSettings(_Section):
 class RateLimitSettings(_Section):
     """A queue's rate limits, for ``queues sync``; ``None`` leaves Cloud Tasks' value alone."""
 
-    max_dispatches_per_second: float | None = Field(default=None, gt=0, le=500)
+    max_dispatches_per_second: float | None = Field(
+        default=None, gt=0, le=MAX_DISPATCHES_PER_SECOND
+    )
     #: Cloud Tasks derives this from the rate and reports it; it cannot be set through the API,
     #: so ``queues sync`` can only compare it.
     max_burst_size: int | None = Field(default=None, gt=0)
-    max_concurrent_dispatches: int | None = Field(default=None, gt=0, le=5000)
+    max_concurrent_dispatches: int | None = Field(default=None, gt=0, le=MAX_CONCURRENT_DISPATCHES)
 
 
 class RetrySettings(_Section):

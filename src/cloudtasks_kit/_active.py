@@ -19,12 +19,11 @@ import contextvars
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from dependency_injector.containers import Container
 
 from ._errors import ContainerNotWired
-
-if TYPE_CHECKING:
-    from ._container import Container
 
 __all__: list[str] = []
 

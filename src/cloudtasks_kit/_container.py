@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any
 
 from dependency_injector import containers, providers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -57,13 +57,13 @@ class _KitControls(containers.Container):
             keep_cache=keep_cache,
             warn_unresolved=warn_unresolved,
         )
-        _active.wired(cast("Container", self))
+        _active.wired(self)
 
     def unwire(self) -> None:
         """Unwire what :meth:`wire` wired; the container wired before this one (if still
         wired) becomes the default again."""
         super().unwire()
-        _active.unwired(cast("Container", self))
+        _active.unwired(self)
 
     def bind_app(self, app: Any) -> None:
         """Make this the container of ``app``: its requests and its lifespan use it (with
@@ -93,7 +93,7 @@ class _KitControls(containers.Container):
     def bound(self) -> AbstractContextManager[None]:
         """``with container.bound(): ...``: use this container in this context (this task or
         thread, and what it starts), whatever is wired."""
-        return _active.bound(cast("Container", self))
+        return _active.bound(self)
 
 
 class _KitContainer(_KitControls, containers.DynamicContainer):

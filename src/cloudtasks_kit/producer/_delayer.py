@@ -15,9 +15,12 @@ import asyncio
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Unpack
+from typing import Any, Generic, ParamSpec, Unpack
+
+from fastapi.routing import APIRoute
 
 from .._active import active_container
+from .._binding import RouteBinder
 from .._errors import BlockingDelayWarning
 from ._bulk import (
     BulkItem,
@@ -27,11 +30,8 @@ from ._bulk import (
     check_concurrency,
     prepare_bulk,
 )
-from ._enqueue import DelayResult
+from ._enqueue import DelayResult, TaskEnqueuer
 from ._options import DelayOptions, OptionArguments, merge_options, route_defaults
-
-if TYPE_CHECKING:
-    from ._route import DelayedRoute
 
 __all__ = ["Delayer"]
 
@@ -45,10 +45,13 @@ class Delayer(Generic[P]):
     or as ``endpoint.delay`` / ``endpoint.options(...)`` (the untyped spelling).
     """
 
-    __slots__ = ("_options", "_route")
+    __slots__ = ("_binder", "_options", "_route")
 
-    def __init__(self, route: DelayedRoute, options: DelayOptions | None = None) -> None:
+    def __init__(
+        self, route: APIRoute, binder: RouteBinder, options: DelayOptions | None = None
+    ) -> None:
         self._route = route
+        self._binder = binder
         self._options = options
 
     def options(self, **options: Unpack[OptionArguments]) -> Delayer[P]:
@@ -57,7 +60,8 @@ class Delayer(Generic[P]):
         ``hooks`` run after the route's (and earlier ``.options()``'); ``None`` for any option
         means its default (``hooks=None`` drops the route's hooks).
         """
-        return Delayer(self._route, merge_options(self._effective_options(), options))
+        options_ = merge_options(self._effective_options(), options)
+        return Delayer(self._route, self._binder, options_)
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> DelayResult:
         """Validate the arguments against the route, then create the task.
@@ -70,15 +74,15 @@ class Delayer(Generic[P]):
         :raises TaskAlreadyExists: a task with this ``task_id`` exists or ran recently.
         :raises ContainerNotWired: no kit container is wired or bound.
         """
-        bound = self._route.binder.bind(*args, **kwargs)
+        bound = self._binder.bind(*args, **kwargs)
         _warn_if_loop_running()
-        enqueuer = active_container().task_enqueuer()
+        enqueuer: TaskEnqueuer = active_container().task_enqueuer()
         return enqueuer.enqueue(self._route, bound, self._effective_options())
 
     async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> DelayResult:
         """:meth:`delay` on the container's async client: the event loop keeps running."""
-        bound = self._route.binder.bind(*args, **kwargs)
-        enqueuer = active_container(what=".adelay()").async_task_enqueuer()
+        bound = self._binder.bind(*args, **kwargs)
+        enqueuer: TaskEnqueuer = active_container(what=".adelay()").async_task_enqueuer()
         return await enqueuer.aenqueue(self._route, bound, self._effective_options())
 
     def delay_many(
@@ -95,7 +99,7 @@ class Delayer(Generic[P]):
         creates nothing twice.
         """
         prepared = self._prepare(calls, task_ids)
-        enqueuer = active_container(what=".delay_many()").task_enqueuer()
+        enqueuer: TaskEnqueuer = active_container(what=".delay_many()").task_enqueuer()
         route = self._route
         with ThreadPoolExecutor(max_workers=check_concurrency(concurrency)) as pool:
             items = list(
@@ -115,7 +119,7 @@ class Delayer(Generic[P]):
     ) -> BulkResult:
         """:meth:`delay_many` on the async client, ``concurrency`` calls in flight."""
         prepared = self._prepare(calls, task_ids)
-        enqueuer = active_container(what=".adelay_many()").async_task_enqueuer()
+        enqueuer: TaskEnqueuer = active_container(what=".adelay_many()").async_task_enqueuer()
         results: list[BulkItem | None] = [None] * len(prepared)
         pending = iter(enumerate(prepared))
 
@@ -131,8 +135,8 @@ class Delayer(Generic[P]):
     def _prepare(
         self, calls: Iterable[Mapping[str, Any]], task_ids: Sequence[str] | None
     ) -> list[Any]:
-        route = self._route
-        return prepare_bulk(route.binder, route.name, self._effective_options(), calls, task_ids)
+        options = self._effective_options()
+        return prepare_bulk(self._binder, self._route.name, options, calls, task_ids)
 
     def _effective_options(self) -> DelayOptions:
         if self._options is not None:

@@ -33,7 +33,7 @@ class DelayedRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.binder = RouteBinder.for_route(self)
-        self.delayer: Delayer[...] = Delayer(self)
+        self.delayer: Delayer[...] = Delayer(self, self.binder)
         if declare_route(self):
             # The untyped spelling: make_dinner.delay(...). Only on the route the endpoint was
             # declared on, so a copy made by include_router never takes it over.

@@ -144,4 +144,5 @@ def declared_jobs(app: Any) -> list[tuple[ScheduledJob[...], dict[str, Any]]]:
 
 
 def _scheduler() -> JobScheduler:
-    return active_container(what="a Cloud Scheduler job").job_scheduler()
+    scheduler: JobScheduler = active_container(what="a Cloud Scheduler job").job_scheduler()
+    return scheduler

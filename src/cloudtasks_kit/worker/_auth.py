@@ -351,7 +351,8 @@ async def verify_task_caller(request: Request) -> TaskCaller | None:
     :raises ContainerNotWired: no kit container is wired or bound (a 500:
         a worker must not run unchecked because wiring was forgotten).
     """
-    verifier = active_container(request.app, what="verify_task_caller").task_caller_verifier()
+    container = active_container(request.app, what="verify_task_caller")
+    verifier: OidcVerifier = container.task_caller_verifier()
     return await verifier(request)
 
 

@@ -31,6 +31,7 @@ from .._active import active_container
 from .._errors import ContainerNotWired
 from .._protocol import QUEUE_NAME, TASK_NAME, TASK_RETRY_COUNT
 from .._telemetry import MESSAGING_SYSTEM, TRACER_NAME, tracing_configured
+from ..settings import KitSettings
 
 __all__ = ["TaskTracingMiddleware"]
 
@@ -117,4 +118,5 @@ def _producer_as_parent_setting(app: Any) -> bool:
         container = active_container(app)
     except ContainerNotWired:
         return False  # no container: the conventions' default, a link
-    return container.settings().trace_producer_as_parent
+    settings: KitSettings = container.settings()
+    return settings.trace_producer_as_parent

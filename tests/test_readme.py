@@ -74,7 +74,7 @@ def test_python_blocks_run_in_order_against_the_emulator(
     assert {task.http_request.url for task in tasks} == {
         "http://127.0.0.1:9/v1/tasks/Taj/make_dinner"
     }
-    assert len(tasks) == 6
+    assert len(tasks) == 7
     named = client.get_task(name=f"{queue}/tasks/dinner-42")
     assert named.http_request.headers["x-request-id"] == "r-2"
     assert client.get_task(name=f"{queue}/tasks/order-vada").http_request.body

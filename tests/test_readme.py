@@ -110,10 +110,13 @@ def test_pytest_block_passes(tmp_path: Path) -> None:
     assert "1 passed" in result.stdout
 
 
-def test_yaml_block_is_valid_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    [code] = _blocks("yaml")
+def test_yaml_blocks_are_valid_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prod, dead_letters = _blocks("yaml")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "prod.yaml").write_text(code)
+    (tmp_path / "prod.yaml").write_text(prod)
     settings = load_settings(env="prod", config_dir=tmp_path, location="us-central1")
     assert settings.queue_path("kitchen").endswith("/queues/kitchen-orders")
     assert settings.oidc is not None
+    (tmp_path / "prod.yaml").write_text(dead_letters)
+    settings = load_settings(env="prod", config_dir=tmp_path, location="us-central1")
+    assert settings.queues["kitchen"].dead_letter == "kitchen-dead"

@@ -43,6 +43,40 @@ SCHEDULER_USER_AGENT: Final = "Google-Cloud-Scheduler"
 #: ``HttpTarget.headers``: a job with a body and no ``Content-Type`` gets this one.
 SCHEDULER_CONTENT_TYPE: Final = "application/octet-stream"
 
+# --- what an attempt carries that is not the task's own -----------------------------------------
+
+#: ``HttpRequest.headers``: "Host: This will be computed by Cloud Tasks", "Content-Length: This
+#: will be computed", "User-Agent: This will be set to Google-Cloud-Tasks"; and with an
+#: ``oidc_token`` / ``oauth_token`` the token is sent as ``Authorization``. Lower-case.
+ATTEMPT_ADDED_HEADERS: Final = frozenset({"host", "content-length", "user-agent", "authorization"})
+#: ``X-CloudTasks-*`` are set by the service on each attempt; ``X-Google-*`` and
+#: ``X-AppEngine-*`` are "Google use only". Lower-case.
+ATTEMPT_ADDED_PREFIXES: Final = ("x-cloudtasks-", "x-google-", "x-appengine-")
+#: How long Cloud Tasks keeps a task, dispatched or not, paused queue or not: v2beta3's
+#: ``Queue.task_ttl`` says "Queues created by Cloud Tasks have a default task_ttl of 31 days"
+#: (settable there from 10 days to 10 years); the v2 API has no field for it.
+TASK_RETENTION: Final = timedelta(days=31)
+
+# --- dead letters: the kit's headers on the parked copy of a task that exhausted its attempts --
+
+#: The full path of the queue the task came from (``projects/P/locations/L/queues/Q``).
+DEAD_LETTER_QUEUE: Final = "X-CloudTasksKit-DeadLetter-Queue"
+#: The original task's id (short form).
+DEAD_LETTER_TASK: Final = "X-CloudTasksKit-DeadLetter-Task"
+#: How many attempts the task had (the failed last one included).
+DEAD_LETTER_ATTEMPTS: Final = "X-CloudTasksKit-DeadLetter-Attempts"
+#: The HTTP status the worker would have answered the last attempt with.
+DEAD_LETTER_STATUS: Final = "X-CloudTasksKit-DeadLetter-Status"
+#: Why the last attempt failed, on one line.
+DEAD_LETTER_REASON: Final = "X-CloudTasksKit-DeadLetter-Reason"
+DEAD_LETTER_HEADERS: Final = (
+    DEAD_LETTER_QUEUE,
+    DEAD_LETTER_TASK,
+    DEAD_LETTER_ATTEMPTS,
+    DEAD_LETTER_STATUS,
+    DEAD_LETTER_REASON,
+)
+
 # --- ids and resource names ---------------------------------------------------------------------
 
 #: ``Queue.name``: QUEUE_ID "can contain letters ([A-Za-z]), numbers ([0-9]), or hyphens (-).

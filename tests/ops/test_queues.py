@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
+from google.cloud import tasks_v2
 
 from cloudtasks_kit.cli import main
 from cloudtasks_kit.testing import EmulatorProcess
@@ -142,3 +143,51 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
     finally:
         container.unwire()
         container.shutdown_resources()
+
+
+def test_a_dead_letter_queue_is_created_paused_and_kept_paused(
+    project: str,
+    tmp_path: Path,
+    cloudtasks_emulator: EmulatorProcess,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = cloudtasks_emulator.tasks_client()
+    kitchen = f"projects/{project}/locations/{LOCATION}/queues/kitchen-orders"
+    graveyard = f"projects/{project}/locations/{LOCATION}/queues/graveyard"
+    (tmp_path / "base.yaml").write_text(
+        """
+queues:
+  kitchen: {id: kitchen-orders, dead_letter: dead, retry: {max_attempts: 3}}
+  dead: {id: graveyard}
+"""
+    )
+    paused, running = tasks_v2.Queue.State.PAUSED, tasks_v2.Queue.State.RUNNING
+
+    assert main(["queues", "sync", "--dry-run"]) == 0
+    assert re.search(rf"create\s+{graveyard}\s+state\n", capsys.readouterr().out)
+    assert main(["queues", "sync"]) == 0
+    assert client.get_queue(name=graveyard).state == paused
+    assert client.get_queue(name=kitchen).state == running
+    capsys.readouterr()
+
+    client.resume_queue(name=graveyard)
+    assert main(["queues", "sync"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"update\s+{graveyard}\s+state\n", out)
+    assert re.search(rf"unchanged\s+{kitchen}", out)
+    assert client.get_queue(name=graveyard).state == paused
+
+    client.resume_queue(name=graveyard)
+    (tmp_path / "base.yaml").write_text(
+        (tmp_path / "base.yaml")
+        .read_text()
+        .replace("{id: graveyard}", "{id: graveyard, retry: {max_attempts: 1}}")
+    )
+    assert main(["queues", "sync"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"update\s+{graveyard}\s+retry_config.max_attempts, state\n", out)
+    updated = client.get_queue(name=graveyard)
+    assert (updated.state, updated.retry_config.max_attempts) == (paused, 1)
+
+    assert main(["queues", "sync"]) == 0
+    assert "0 create, 0 update, 0 delete, 2 unchanged" in capsys.readouterr().out

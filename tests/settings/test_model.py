@@ -167,3 +167,71 @@ def test_module_queue_path() -> None:
     assert queue_path(project="p", location="l", queue="q") == "projects/p/locations/l/queues/q"
     with pytest.raises(ValueError, match="location"):
         queue_path("p", "a/b", "q")
+
+
+# --- dead letters ---------------------------------------------------------------------------------
+
+
+RETRY = {"max_attempts": 5}
+
+
+def test_dead_letter_names_another_queue_key() -> None:
+    settings = load_settings(
+        default_queue="kitchen",
+        queues={
+            "kitchen": {"dead_letter": "kitchen-dead", "retry": RETRY},
+            "kitchen-dead": {"id": "graveyard"},
+        },
+    )
+    assert settings.queues["kitchen"].dead_letter == "kitchen-dead"
+    assert settings.queues["kitchen-dead"].dead_letter is None
+
+
+@pytest.mark.parametrize(
+    ("queues", "problem"),
+    [
+        (
+            {"kitchen": {"dead_letter": "kitchen-ded", "retry": RETRY}, "kitchen-dead": {}},
+            "queues.kitchen.dead_letter: 'kitchen-ded' is not a key of queues; "
+            "did you mean 'kitchen-dead'?",
+        ),
+        ({"kitchen": {"dead_letter": "kitchen"}}, "'kitchen' is this queue itself"),
+        (
+            {"kitchen": {"dead_letter": "same"}, "same": {"id": "kitchen"}},
+            "'same' is this queue itself",
+        ),
+        (
+            {"a": {"dead_letter": "b", "retry": RETRY}, "b": {"dead_letter": "c"}, "c": {}},
+            "queues.a.dead_letter: 'b' has a dead_letter of its own",
+        ),
+        (
+            {"a": {"dead_letter": "b"}, "b": {}},
+            "queues.a.dead_letter: needs retry.max_attempts of 1 or more",
+        ),
+        (
+            {"a": {"dead_letter": "b", "retry": {"max_attempts": -1}}, "b": {}},
+            "queues.a.dead_letter: needs retry.max_attempts of 1 or more",
+        ),
+        (
+            {"a": {"dead_letter": "b", "retry": {**RETRY, "max_retry_duration": "1h"}}, "b": {}},
+            "queues.a.dead_letter: needs no retry.max_retry_duration",
+        ),
+    ],
+)
+def test_dead_letter_must_be_another_plain_queue(queues: dict[str, object], problem: str) -> None:
+    message = config_error(queues=queues)
+    assert "queues (from load_settings() argument 'queues')" in message
+    assert problem in message
+
+
+@pytest.mark.parametrize("default", ["graveyard", "kitchen-dead"])
+def test_the_default_queue_cannot_be_a_dead_letter_queue(default: str) -> None:
+    message = config_error(
+        default_queue=default,
+        queues={
+            "kitchen": {"dead_letter": "kitchen-dead", "retry": RETRY},
+            "kitchen-dead": {"id": "graveyard"},
+        },
+    )
+    assert "default_queue (from load_settings() argument 'default_queue')" in message
+    assert "is a dead-letter queue: it is kept paused" in message

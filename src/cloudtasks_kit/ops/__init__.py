@@ -1,8 +1,29 @@
 """Operations: plan, then apply, to bring Cloud Tasks queues and Cloud Scheduler jobs in line
-with what the settings and the code declare."""
+with what the settings and the code declare; list and replay dead letters."""
 
+from ._dead_letters import (
+    DeadLetter,
+    DeadLetterNotFound,
+    Replay,
+    dead_letter_queue,
+    list_dead_letters,
+    replay_dead_letters,
+)
 from ._plan import Change, Failure, Plan
 from ._queues import ensure_queues, plan_queues
 from ._schedules import plan_schedules
 
-__all__ = ["Change", "Failure", "Plan", "ensure_queues", "plan_queues", "plan_schedules"]
+__all__ = [
+    "Change",
+    "DeadLetter",
+    "DeadLetterNotFound",
+    "Failure",
+    "Plan",
+    "Replay",
+    "dead_letter_queue",
+    "ensure_queues",
+    "list_dead_letters",
+    "plan_queues",
+    "plan_schedules",
+    "replay_dead_letters",
+]

@@ -4,6 +4,13 @@ Only the fields a queue's settings set are compared and written (``rate_limits``
 ``retry``); what they leave unset stays as Cloud Tasks has it. ``max_burst_size`` is derived
 by Cloud Tasks from the rate and cannot be set through the API, so it is never written.
 Queues the settings do not declare are never touched.
+
+A queue some queue names as its ``dead_letter`` is kept paused (the ``state`` field of the
+plan): created then paused, and paused again if someone resumed it, so that nothing parked
+there is ever dispatched. ``state`` is not a field UpdateQueue writes: PauseQueue does. Its
+retention cannot be set: Cloud Tasks keeps a task for the queue's ``task_ttl``, 31 days unless
+changed through the v2beta3 API, which the kit does not use; ``dead-letters list`` shows when
+each letter expires.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from ._plan import Change, Plan
 __all__ = ["ensure_queues", "plan_queues"]
 
 _RATE_FIELDS = ("max_dispatches_per_second", "max_concurrent_dispatches")
+#: How the plan names a dead-letter queue's pause (``Queue.state``, set by PauseQueue).
+_STATE = "state"
 _RETRY_FIELDS = (
     "max_attempts",
     "min_backoff",
@@ -44,7 +53,9 @@ def desired_queues(settings: KitSettings) -> dict[str, dict[str, Any]]:
 
 def plan_queues(settings: KitSettings, client: Any) -> Plan:
     plan = Plan("queue")
+    paused = dead_letter_queues(settings)
     for name, wanted in sorted(desired_queues(settings).items()):
+        pause = name in paused
         try:
             current = client.get_queue(name=name)
         except exceptions.NotFound:
@@ -54,15 +65,16 @@ def plan_queues(settings: KitSettings, client: Any) -> Plan:
                 Change(
                     Action.CREATE,
                     name,
-                    tuple(sorted(wanted)),
-                    partial(client.create_queue, parent=parent, queue=queue),
+                    tuple(sorted(wanted)) + ((_STATE,) if pause else ()),
+                    partial(_create, client, parent, queue, pause=pause),
                 )
             )
             continue
         differing = tuple(
             sorted(path for path, value in wanted.items() if _current(current, path) != value)
         )
-        if not differing:
+        repause = pause and current.state != tasks_v2.Queue.State.PAUSED
+        if not differing and not repause:
             plan.changes.append(Change(Action.UNCHANGED, name))
             continue
         queue = _queue(name, {path: wanted[path] for path in differing})
@@ -71,11 +83,20 @@ def plan_queues(settings: KitSettings, client: Any) -> Plan:
             Change(
                 Action.UPDATE,
                 name,
-                differing,
-                partial(client.update_queue, queue=queue, update_mask=mask),
+                differing + ((_STATE,) if repause else ()),
+                partial(_update, client, queue, mask, pause=repause),
             )
         )
     return plan
+
+
+def dead_letter_queues(settings: KitSettings) -> set[str]:
+    """The paths of the queues the settings name as a ``dead_letter``: kept paused."""
+    return {
+        settings.queue_path(queue.dead_letter)
+        for queue in settings.queues.values()
+        if queue.dead_letter is not None
+    }
 
 
 def ensure_queues(settings: KitSettings, client: Any) -> Plan:
@@ -91,6 +112,23 @@ def ensure_queues(settings: KitSettings, client: Any) -> Plan:
             + "; ".join(f"{f.change.action} {f.change.name}: {f.error}" for f in failures)
         )
     return plan
+
+
+def _create(client: Any, parent: str, queue: tasks_v2.Queue, *, pause: bool) -> None:
+    # Two calls (CreateQueue cannot create a paused queue); if the pause fails, the next sync
+    # pauses it, and the worker parks nothing in a queue that is not paused meanwhile.
+    client.create_queue(parent=parent, queue=queue)
+    if pause:
+        client.pause_queue(name=queue.name)
+
+
+def _update(
+    client: Any, queue: tasks_v2.Queue, mask: field_mask_pb2.FieldMask, *, pause: bool
+) -> None:
+    if mask.paths:
+        client.update_queue(queue=queue, update_mask=mask)
+    if pause:
+        client.pause_queue(name=queue.name)
 
 
 def _fields(queue: QueueSettings) -> dict[str, Any]:

@@ -8,6 +8,7 @@ order (:meth:`KitSettings.settings_customise_sources`); the YAML files are read 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -217,6 +218,10 @@ class QueueSettings(_Section):
     dispatch_deadline: DispatchDeadline | None = None
     rate_limits: RateLimitSettings | None = None
     retry: RetrySettings | None = None
+    #: Another key of ``queues``: where the worker parks a copy of a task whose last attempt
+    #: failed (``install_task_handlers``); ``queues sync`` keeps that queue paused. Needs
+    #: ``retry.max_attempts`` and no ``retry.max_retry_duration``.
+    dead_letter: str | None = None
 
 
 class WorkerAuthSettings(_Section):
@@ -314,10 +319,30 @@ class KitSettings(BaseSettings):
             return value
         return {key: _with_default_id(key, entry) for key, entry in value.items()}
 
+    @field_validator("queues")
+    @classmethod
+    def _dead_letters_are_other_queues(
+        cls, queues: dict[str, QueueSettings]
+    ) -> dict[str, QueueSettings]:
+        problems = [
+            f"queues.{key}.dead_letter: {problem}"
+            for key, queue in queues.items()
+            if (problem := _dead_letter_problem(key, queue, queues)) is not None
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return queues
+
     @field_validator("default_queue")
     @classmethod
     def _default_queue_resolvable(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None or value in info.data.get("queues", {}):
+        queues: dict[str, QueueSettings] = info.data.get("queues", {})
+        parked = {queues[q.dead_letter].id for q in queues.values() if q.dead_letter in queues}
+        if value is not None and (queues[value].id if value in queues else value) in parked:
+            raise ValueError(
+                f"{value!r} is a dead-letter queue: it is kept paused, so its tasks never run"
+            )
+        if value is None or value in queues:
             return value
         if QUEUE_PATH.fullmatch(value) or QUEUE_ID.fullmatch(value):
             return value
@@ -399,6 +424,33 @@ def _with_default_id(key: object, entry: object) -> object:
     if isinstance(entry, Mapping) and "id" not in entry:
         return {**entry, "id": key}
     return entry
+
+
+def _dead_letter_problem(
+    key: str, queue: QueueSettings, queues: Mapping[str, QueueSettings]
+) -> str | None:
+    target = queue.dead_letter
+    if target is None:
+        return None
+    if target not in queues:
+        guess = difflib.get_close_matches(target, list(queues), n=1)
+        return f"{target!r} is not a key of queues" + (
+            f"; did you mean {guess[0]!r}?" if guess else ""
+        )
+    if queues[target].id == queue.id:
+        return f"{target!r} is this queue itself"
+    if queues[target].dead_letter is not None:
+        # A dead-letter queue is paused: nothing in it is dispatched, so nothing fails there.
+        return f"{target!r} has a dead_letter of its own; a dead-letter queue cannot"
+    retry = queue.retry
+    # The worker parks on what it knows is the last attempt: a count, and no time limit (Cloud
+    # Tasks retries past max_attempts until max_retry_duration has passed since the first
+    # attempt, a time it does not send).
+    if retry is None or retry.max_attempts is None or retry.max_attempts < 1:
+        return "needs retry.max_attempts of 1 or more, so that the worker knows the last attempt"
+    if retry.max_retry_duration:
+        return "needs no retry.max_retry_duration: with one, the last attempt cannot be known"
+    return None
 
 
 def env_var_key(path: Sequence[object]) -> str:

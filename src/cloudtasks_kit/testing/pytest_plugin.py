@@ -144,10 +144,8 @@ def _with_default_queue(settings: Any) -> Any:
 
 
 def _ensure_queues(container: Any, settings: Any) -> None:
-    """Create the settings' default queue and named queues in the emulator (idempotent)."""
-    client = container.tasks_client()
-    names = {settings.queue_path(key) for key in settings.queues}
-    if settings.default_queue is not None:
-        names.add(settings.queue_path())
-    for name in sorted(names):
-        client.update_queue(queue={"name": name})
+    """Create the settings' default queue and named queues in the emulator as ``queues sync``
+    does (idempotent): with their rate limits and retry policy, dead-letter queues paused."""
+    from ..ops import ensure_queues
+
+    ensure_queues(settings, container.tasks_client())

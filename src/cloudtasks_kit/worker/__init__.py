@@ -1,4 +1,5 @@
-"""The worker side: what attempt this is, how to answer Cloud Tasks, who called, the span."""
+"""The worker side: what attempt this is, how to answer Cloud Tasks, who called, the span,
+and the dead letters of tasks whose last attempt failed."""
 
 from ._answers import DropTask, RetryLater, attempt_guard, install_task_handlers
 from ._auth import (
@@ -10,10 +11,12 @@ from ._auth import (
     verify_task_caller,
 )
 from ._context import InvalidTaskHeaders, TaskContext, TaskContextDep, task_context
+from ._dead_letters import ExhaustedHook, TaskFailure
 from ._tracing import TaskTracingMiddleware
 
 __all__ = [
     "DropTask",
+    "ExhaustedHook",
     "InvalidTaskHeaders",
     "JwksCache",
     "JwksUnavailable",
@@ -22,6 +25,7 @@ __all__ = [
     "TaskCaller",
     "TaskContext",
     "TaskContextDep",
+    "TaskFailure",
     "TaskTracingMiddleware",
     "attempt_guard",
     "install_task_handlers",

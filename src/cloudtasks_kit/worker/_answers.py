@@ -3,7 +3,8 @@
 - :class:`RetryLater` (503 with ``Retry-After``, which Cloud Tasks backs off on) and
   :class:`DropTask` (2xx: acknowledged, never retried), raised by a handler;
 - :func:`attempt_guard` drops a task once it has been attempted ``max_attempts`` times;
-- :func:`install_task_handlers` logs both with the task's name.
+- :func:`install_task_handlers` logs both with the task's name, and parks a task whose last
+  attempt fails in its queue's dead-letter queue (:mod:`._dead_letters`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from .._marks import mark_worker_dependency
 from ._context import InvalidTaskHeaders, TaskContext, TaskContextDep
+from ._dead_letters import ERROR_SCOPE_KEY, DeadLetterMiddleware, ExhaustedHook
 
 __all__ = ["DropTask", "RetryLater", "attempt_guard", "install_task_handlers"]
 
@@ -84,16 +86,27 @@ def attempt_guard(max_attempts: int) -> Callable[..., Awaitable[None]]:
     return guard
 
 
-def install_task_handlers(app: FastAPI) -> None:
+def install_task_handlers(app: FastAPI, *, on_exhausted: ExhaustedHook | None = None) -> None:
     """Answer :class:`RetryLater` and :class:`DropTask` as above, and log each with the task's
     name and attempt (logger ``cloudtasks_kit.worker``). Other exceptions keep FastAPI's
-    handling (an unhandled one is a 500, so Cloud Tasks retries the task)."""
+    handling (an unhandled one is a 500, so Cloud Tasks retries the task).
+
+    On what the settings make a task's last attempt (:attr:`TaskContext.is_last_attempt`), a
+    failure (an exception, a 5xx, :class:`RetryLater`) is parked in the queue's
+    ``dead_letter`` queue and answered 200 (see :mod:`cloudtasks_kit.worker._dead_letters`).
+    Call it where the app is built, before it starts (it adds an ASGI middleware).
+
+    :param on_exhausted: ``(context, failure)``, called on such a failed last attempt (with or
+        without a dead-letter queue): to log, alert or keep the task elsewhere.
+    """
     app.add_exception_handler(RetryLater, _retry_later)
     app.add_exception_handler(DropTask, _drop_task)
+    app.add_middleware(DeadLetterMiddleware, on_exhausted=on_exhausted)
 
 
 def _retry_later(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RetryLater)
+    request.scope[ERROR_SCOPE_KEY] = exc  # for the dead-letter middleware, on a last attempt
     after = "the queue's backoff" if exc.after is None else f"at least {exc.after:g}s"
     log.info(
         "retry later %s, after %s%s",

@@ -1,7 +1,9 @@
 """What attempt this is: :class:`TaskContext` and the :func:`task_context` dependency.
 
 ``ctx: TaskContextDep`` gives the queue, task, attempt and ETA Cloud Tasks sends in its
-``X-CloudTasks-*`` headers, or the job and schedule time of a Cloud Scheduler call. A request
+``X-CloudTasks-*`` headers, or the job and schedule time of a Cloud Scheduler call; with a kit
+container, also the queue's retry limits from its settings, hence whether this attempt is the
+last (:attr:`TaskContext.is_last_attempt`). A request
 that claims to be a task or a job but has a missing or malformed header is answered 400,
 naming the header. The dependency carries the worker mark (:mod:`cloudtasks_kit._marks`), so a
 route using it still binds on a ``DelayedRoute`` router: ``.delay()`` never asks for it.
@@ -12,12 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from .._errors import CloudTasksKitError
+from .._active import active_container
+from .._errors import CloudTasksKitError, ContainerNotWired
 from .._marks import mark_worker_dependency
 from .._protocol import (
     QUEUE_NAME,
@@ -32,6 +35,7 @@ from .._protocol import (
     TASK_RETRY_COUNT,
     TASK_RETRY_REASON,
 )
+from ..settings import KitSettings, QueueSettings
 
 __all__ = ["InvalidTaskHeaders", "TaskContext", "TaskContextDep", "task_context"]
 
@@ -51,9 +55,10 @@ class InvalidTaskHeaders(CloudTasksKitError, ValueError):
 class TaskContext:
     """What Cloud Tasks / Cloud Scheduler say about the request being handled.
 
-    For a task, the ``queue_name`` .. ``retry_reason`` fields are set; for a Cloud Scheduler
-    call, ``job_name`` and (for cron runs) ``schedule_time``; for any other request (a direct
-    call, a test), everything is ``None`` / ``0``. Times are aware and in UTC.
+    For a task, the ``queue_name`` .. ``retry_reason`` fields are set, and ``max_attempts`` /
+    ``max_retry_duration`` when the queue's settings set them; for a Cloud Scheduler call,
+    ``job_name`` and (for cron runs) ``schedule_time``; for any other request (a direct call, a
+    test), everything is ``None`` / ``0``. Times are aware and in UTC.
     """
 
     #: The queue id (short form), e.g. ``kitchen-orders``.
@@ -74,6 +79,11 @@ class TaskContext:
     job_name: str | None = None
     #: When the scheduler job was due; ``None`` for manual runs.
     schedule_time: datetime | None = None
+    #: The queue's ``retry.max_attempts`` in the settings (``queues.<key>``, found by the queue
+    #: id); ``None`` when the settings do not set it (Cloud Tasks' own default then applies).
+    max_attempts: int | None = None
+    #: The queue's ``retry.max_retry_duration`` in the settings; ``None`` when unset.
+    max_retry_duration: timedelta | None = None
 
     @property
     def is_task(self) -> bool:
@@ -89,6 +99,34 @@ class TaskContext:
     def attempt(self) -> int:
         """This attempt's number, from 1 (``retry_count + 1``)."""
         return self.retry_count + 1
+
+    @property
+    def attempts_left(self) -> int | None:
+        """Attempts Cloud Tasks will still make after this one if it fails (``0``: this is the
+        last), from the retry count and the queue's ``max_attempts`` in the settings.
+
+        ``None`` when it cannot be known: the request is not a task; the settings set no
+        ``max_attempts`` for the queue (or ``0``, Cloud Tasks' default) or set ``-1``
+        (unlimited); or they set a ``max_retry_duration``, since Cloud Tasks then retries past
+        ``max_attempts`` until that time has passed since the first attempt, a time it does not
+        send. The settings are taken to be what the queue has: run ``queues sync``.
+        """
+        if not self.is_task or not self.max_attempts or self.max_attempts < 0:
+            return None
+        if self.max_retry_duration:
+            return None
+        return max(self.max_attempts - self.attempt, 0)
+
+    @property
+    def is_last_attempt(self) -> bool | None:
+        """Cloud Tasks gives the task up if this attempt fails: it counts as attempt number
+        ``max_attempts`` (or later). ``False`` with unlimited attempts; ``None`` when it cannot
+        be known (see :attr:`attempts_left`).
+        """
+        if self.is_task and self.max_attempts == -1 and not self.max_retry_duration:
+            return False
+        left = self.attempts_left
+        return None if left is None else left == 0
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> TaskContext:
@@ -124,6 +162,36 @@ class TaskContext:
                 schedule_time=values.rfc3339(SCHEDULER_SCHEDULE_TIME) if schedule_time else None,
             )
         return context
+
+    def with_settings(self, settings: KitSettings) -> TaskContext:
+        """This context with its queue's retry limits from ``settings`` (found by queue id)."""
+        found = configured_queue(settings, self.queue_name)
+        retry = found[1].retry if found is not None else None
+        if retry is None:
+            return self
+        return replace(
+            self, max_attempts=retry.max_attempts, max_retry_duration=retry.max_retry_duration
+        )
+
+
+def configured_queue(
+    settings: KitSettings, queue_id: str | None
+) -> tuple[str, QueueSettings] | None:
+    """The key and settings of the queue whose Cloud Tasks id is ``queue_id`` (what
+    ``X-CloudTasks-QueueName`` holds), if the settings declare it."""
+    if queue_id is None:
+        return None
+    return next(((k, q) for k, q in settings.queues.items() if q.id == queue_id), None)
+
+
+def container_settings(app: Any) -> KitSettings | None:
+    """The settings of the container serving ``app``'s request; ``None`` with no container."""
+    try:
+        container = active_container(app, what="the task context")
+    except ContainerNotWired:
+        return None
+    settings: KitSettings = container.settings()
+    return settings
 
 
 class _Headers:
@@ -199,9 +267,12 @@ async def task_context(request: Request) -> TaskContext:
         name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
     }
     try:
-        return TaskContext.from_headers(headers)
+        context = TaskContext.from_headers(headers)
     except InvalidTaskHeaders as exc:
         raise HTTPException(400, detail=f"malformed Cloud Tasks request: {exc}") from None
+    if context.is_task and (settings := container_settings(request.app)) is not None:
+        context = context.with_settings(settings)
+    return context
 
 
 TaskContextDep = Annotated[TaskContext, Depends(task_context)]

@@ -23,7 +23,7 @@ def project(
     name = f"sync-{uuid.uuid4().hex[:8]}"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLOUDTASKS_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("CLOUDTASKS_ENV", "dev")
+    monkeypatch.delenv("CLOUDTASKS_ENV", raising=False)  # base.yaml alone: the default env
     monkeypatch.setenv("CLOUDTASKS_PROJECT", name)
     monkeypatch.setenv("CLOUDTASKS_LOCATION", LOCATION)
     monkeypatch.setenv("CLOUDTASKS_EMULATOR_HOST", cloudtasks_emulator.grpc_target)
@@ -56,9 +56,9 @@ def test_dry_run_then_create_then_update_then_unchanged(
 
     assert main(["queues", "sync", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"create\s+{kitchen}", out)
-    assert "retry_config.max_attempts" in out
-    assert "2 create, 0 update, 0 delete, 0 unchanged" in out
+    assert re.search(rf"^would create\s+{kitchen}$", out, re.MULTILINE)
+    assert re.search(r"^\s+retry_config.max_attempts: 5$", out, re.MULTILINE)
+    assert "dry run, nothing changed: 2 create, 0 update, 0 delete, 0 unchanged" in out
     with pytest.raises(exceptions.NotFound):
         client.get_queue(name=kitchen)
 
@@ -74,9 +74,10 @@ def test_dry_run_then_create_then_update_then_unchanged(
     _write_config(tmp_path, max_attempts=9)
     assert main(["queues", "sync"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"update\s+{kitchen}", out)
-    assert "retry_config.max_attempts" in out
-    assert "rate_limits" not in out.split(kitchen)[1].splitlines()[0]
+    assert re.search(rf"^updated\s+{kitchen}\n\s+retry_config.max_attempts: 5 -> 9$", out, re.M)
+    assert "rate_limits" not in out.split(kitchen)[1]  # only what differs
+    assert re.search(rf"^unchanged\s+{default}$", out, re.MULTILINE)
+    assert "done: 0 create, 1 update, 0 delete, 1 unchanged" in out
     updated = client.get_queue(name=kitchen)
     assert updated.retry_config.max_attempts == 9
     assert updated.rate_limits.max_dispatches_per_second == 5
@@ -110,7 +111,7 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
     cloudtasks_emulator: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dependency_injector import providers
-    from fastapi import APIRouter
+    from fastapi import APIRouter, FastAPI
 
     from cloudtasks_kit import Container, DelayedRoute, TaskCreateError, load_settings
 
@@ -118,6 +119,9 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
 
     @router.post("/ping")
     async def ping() -> None: ...
+
+    app = FastAPI()
+    app.include_router(router)
 
     monkeypatch.chdir(tmp_path)
     queue = f"lazy-{uuid.uuid4().hex[:8]}"
@@ -129,7 +133,9 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
         "base_url": "http://127.0.0.1:9",
         "default_queue": queue,
     }
-    container = Container(settings=providers.Object(load_settings(**common)))
+    container = Container(
+        settings=providers.Object(load_settings(**common)), worker_app=providers.Object(app)
+    )
     container.wire()
     try:
         with pytest.raises(TaskCreateError, match="queues sync"):

@@ -8,6 +8,7 @@ Queues the settings do not declare are never touched.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from google.protobuf import field_mask_pb2
 
 from .._action import Action
 from .._errors import ConfigurationError
+from .._rpc import CLOUD_TASKS, call_options, rpc_errors
 from ..settings import KitSettings, QueueSettings
 from ._plan import Change, Plan
 
@@ -43,10 +45,16 @@ def desired_queues(settings: KitSettings) -> dict[str, dict[str, Any]]:
 
 
 def plan_queues(settings: KitSettings, client: Any) -> Plan:
+    """The plan; one GetQueue per declared queue, each within ``rpc_timeout``.
+
+    :raises ServiceUnreachable: Cloud Tasks (or the emulator) did not answer.
+    :raises ConfigurationError: a queue path cannot be built, or Google refused the call.
+    """
     plan = Plan("queue")
+    call = partial(_call, settings, client)
     for name, wanted in sorted(desired_queues(settings).items()):
         try:
-            current = client.get_queue(name=name)
+            current = call("get_queue", name=name)
         except exceptions.NotFound:
             queue = _queue(name, wanted)
             parent = name.rsplit("/queues/", 1)[0]
@@ -55,7 +63,8 @@ def plan_queues(settings: KitSettings, client: Any) -> Plan:
                     Action.CREATE,
                     name,
                     tuple(sorted(wanted)),
-                    partial(client.create_queue, parent=parent, queue=queue),
+                    partial(call, "create_queue", parent=parent, queue=queue),
+                    tuple(f"{path}: {_show(wanted[path])}" for path in sorted(wanted)),
                 )
             )
             continue
@@ -72,10 +81,27 @@ def plan_queues(settings: KitSettings, client: Any) -> Plan:
                 Action.UPDATE,
                 name,
                 differing,
-                partial(client.update_queue, queue=queue, update_mask=mask),
+                partial(call, "update_queue", queue=queue, update_mask=mask),
+                tuple(
+                    f"{path}: {_show(_current(current, path))} -> {_show(wanted[path])}"
+                    for path in differing
+                ),
             )
         )
     return plan
+
+
+def _call(settings: KitSettings, client: Any, method: str, **arguments: Any) -> Any:
+    with rpc_errors(settings, CLOUD_TASKS):
+        return getattr(client, method)(**arguments, **call_options(settings))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():g}s"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def ensure_queues(settings: KitSettings, client: Any) -> Plan:

@@ -3,7 +3,7 @@
 - :class:`RetryLater` (503 with ``Retry-After``, which Cloud Tasks backs off on) and
   :class:`DropTask` (2xx: acknowledged, never retried), raised by a handler;
 - :func:`attempt_guard` drops a task once it has been attempted ``max_attempts`` times;
-- :func:`install_task_handlers` logs both with the task's name.
+- :func:`install_task_handlers` logs both (WARNING) with the task's name.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def install_task_handlers(app: FastAPI) -> None:
 def _retry_later(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RetryLater)
     after = "the queue's backoff" if exc.after is None else f"at least {exc.after:g}s"
-    log.info(
+    # WARNING: plain uvicorn shows no INFO line of other loggers, and a retry is worth seeing.
+    log.warning(
         "retry later %s, after %s%s",
         _describe(request),
         after,

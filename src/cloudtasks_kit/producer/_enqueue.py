@@ -267,7 +267,7 @@ class _Attempts:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             if self.last_error is not None and is_unreachable(self.last_error):
-                raise self._unreachable(self.last_error)
+                raise self._unreachable(self.last_error, f"within {self.timeout:g} s")
             raise TaskCreateTimeout(
                 f"creating a task in {self.request.parent} did not succeed within "
                 f"{self.timeout:g} s"
@@ -282,7 +282,9 @@ class _Attempts:
         if isinstance(exc, _TRANSIENT):
             if self.left <= 0:
                 if is_unreachable(exc):
-                    raise self._unreachable(exc)
+                    raise self._unreachable(
+                        exc, f"after {self.settings.task_create_retries + 1} tries"
+                    )
                 raise TaskCreateError(
                     f"creating a task in {self.request.parent} failed after retries; "
                     f"last error: {exc}"
@@ -297,10 +299,12 @@ class _Attempts:
             raise TaskAlreadyExists(self.request.task.name) from None
         raise TaskCreateError(f"Cloud Tasks refused the task: {exc}") from exc
 
-    def _unreachable(self, exc: api_exceptions.GoogleAPICallError) -> TaskCreateUnreachable:
+    def _unreachable(
+        self, exc: api_exceptions.GoogleAPICallError, when: str
+    ) -> TaskCreateUnreachable:
         # Without the chained gRPC traceback: the message says all a user can act on.
         error = TaskCreateUnreachable(
-            f"no task created in {self.request.parent} within {self.timeout:g} s: "
+            f"no task created in {self.request.parent} {when}: "
             + unreachable_message(self.settings, CLOUD_TASKS, exc)
         )
         error.__suppress_context__ = True

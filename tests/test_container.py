@@ -92,6 +92,9 @@ def ensure_queues(emulator: EmulatorProcess, *queue_ids: str) -> None:
 
 
 def wired(container: Any) -> Any:
+    """``container`` wired as the process's default, serving this module's ``app`` (which
+    holds the routes: no app, no task URL)."""
+    container.worker_app.override(app)
     container.wire()
     return container
 
@@ -329,7 +332,8 @@ def test_worker_app_adds_mount_prefixes(
         tasks_client=providers.Object(client),
         worker_app=providers.Object(mounted),
     )
-    containers.append(wired(container))
+    container.wire()
+    containers.append(container)
 
     assert delayer(env_task).delay(n=11).url == "http://w/mounted/env/11"
     with container.worker_app.override(FastAPI()), pytest.raises(ConfigurationError, match="serve"):
@@ -352,8 +356,11 @@ def test_without_an_emulator_credentials_are_looked_up(
 # --- which container serves a call -----------------------------------------------------------
 
 
-def _recording_container(tmp_path: Path, **settings: Any) -> tuple[Any, EagerTasksClient]:
-    """A container whose tasks are only recorded (no app runs them), and its client."""
+def _recording_container(
+    tmp_path: Path, served: FastAPI | None = app, **settings: Any
+) -> tuple[Any, EagerTasksClient]:
+    """A container whose tasks are only recorded (no app runs them), and its client; it serves
+    ``served`` (``None``: the app ``bind_app`` gives it later)."""
     client = EagerTasksClient()
     loaded = load_settings(
         config_dir=tmp_path,
@@ -364,7 +371,11 @@ def _recording_container(tmp_path: Path, **settings: Any) -> tuple[Any, EagerTas
         tracing=False,
         **settings,
     )
-    container = Container(settings=providers.Object(loaded), tasks_client=providers.Object(client))
+    container = Container(
+        settings=providers.Object(loaded),
+        tasks_client=providers.Object(client),
+        worker_app=providers.Object(served),
+    )
     return container, client
 
 
@@ -442,7 +453,7 @@ def test_two_apps_with_two_containers_in_one_process(tmp_path: Path, containers:
     apps = {}
     clients = {}
     for label in ("north", "south"):
-        container, client = _recording_container(tmp_path)
+        container, client = _recording_container(tmp_path, served=None)
         container.async_tasks_client.override(providers.Object(AsyncEagerTasksClient(client)))
         containers.append(container)
         app = _trigger_app(label)
@@ -476,8 +487,8 @@ def test_bound_uses_a_container_in_one_context_only(tmp_path: Path, containers: 
 def test_bind_app_is_one_container_per_app_and_one_app_per_container(
     tmp_path: Path, containers: list[Any]
 ) -> None:
-    first, _ = _recording_container(tmp_path)
-    second, _ = _recording_container(tmp_path)
+    first, _ = _recording_container(tmp_path, served=None)
+    second, _ = _recording_container(tmp_path, served=None)
     containers += [first, second]
     app = FastAPI()
     first.bind_app(app)
@@ -495,7 +506,7 @@ def test_worker_dependencies_use_the_container_of_the_app_they_serve(
 ) -> None:
     apps = {}
     for label, enabled in (("open", False), ("checked", True)):
-        container, _ = _recording_container(tmp_path, auth={"enabled": enabled})
+        container, _ = _recording_container(tmp_path, served=None, auth={"enabled": enabled})
         containers.append(container)
         app = FastAPI()
 
@@ -515,3 +526,51 @@ def test_relative_module_names_need_from_package(containers: list[Any]) -> None:
 
     with pytest.raises(ConfigurationError, match="from_package"):
         container.wire(modules=[".views"])
+
+
+def test_an_app_bound_to_a_container_refuses_to_start_on_bad_settings(tmp_path: Path) -> None:
+    write(
+        tmp_path / "worker.py",
+        """
+        from fastapi import FastAPI
+
+        from cloudtasks_kit import Container
+
+        app = FastAPI()
+        Container().bind_app(app)
+        """,
+    )
+    write(tmp_path / ".env", "CLOUDTASKS_PROJEKT=typo\n")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDTASKS_")}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "worker:app", "--port", "0"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 3  # uvicorn's "startup failed"
+    assert "projekt (from CLOUDTASKS_PROJEKT in .env): unknown key; did you mean 'project'?" in (
+        done.stderr
+    )
+    assert "Application startup failed" in done.stderr
+
+
+def test_the_settings_are_loaded_when_the_app_starts(tmp_path: Path, containers: list[Any]) -> None:
+    loads: list[int] = []
+
+    def settings() -> Any:
+        loads.append(1)
+        return load_settings(config_dir=tmp_path)
+
+    container = Container(settings=providers.Singleton(settings))
+    containers.append(container)
+    started = FastAPI()
+    container.bind_app(started)
+
+    with TestClient(started):
+        assert loads == [1]  # at start-up, before any request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def test_simple_demo_runs_every_task() -> None:
     assert out.count("make_dinner at Taj with Biryani") == 1
     assert "same task_id again -> TaskAlreadyExists" in out
     assert "all 4 tasks ran" in out
-    assert "create  projects/local-dev/locations/europe-west1/jobs/home-cook" in out
+    assert re.search(r"\] created\s+projects/local-dev/locations/europe-west1/jobs/home-cook", out)
     assert "[worker] home_cook with Milk, Cereal (job home-cook, scheduled for 01:30 UTC)" in out
 
 

@@ -55,7 +55,7 @@ def main() -> int:
             settings = container.settings()
             say(f"environment {settings.env}: project {settings.project}, worker {worker.url}")
             plan = ensure_queues(settings, container.tasks_client())
-            say("queues sync:\n" + plan.render())
+            say(f"queues sync: {plan.summary()}")
 
             anonymous = httpx.post(
                 f"{worker.url}/v1/tasks/emails/send",

@@ -1,8 +1,13 @@
 """The worker of the simple example: a plain FastAPI app whose task routes get ``.delay()``.
 
-Run it against the emulator with ``make demo`` (see ``demo.py``), or by hand:
-``cloudtasks-kit emulator`` in one terminal, ``uvicorn examples.simple.app:app --port 8000``
-in another (with ``CLOUDTASKS_ENV=dev``), then ``curl localhost:8000/trigger``.
+Run it against the emulator with ``make demo`` (see ``demo.py``), or by hand with one command,
+``cloudtasks-kit dev examples.simple.app:app``, then ``curl localhost:8000/trigger``. Or piece
+by piece: ``cloudtasks-kit emulator --data .cloudtasks/emulator.sqlite`` in one terminal,
+``uvicorn examples.simple.app:app --port 8000`` in another (``config/dev.yaml`` points both at
+the emulator on its default ports), then the same ``curl``.
+
+The task and job routes accept only requests signed by Cloud Tasks / Cloud Scheduler (here:
+the emulator, whose OIDC tokens ``config/dev.yaml`` trusts), as they would on Google.
 """
 
 from __future__ import annotations
@@ -11,16 +16,19 @@ import logging
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI, Header
 from pydantic import BaseModel
 
 from cloudtasks_kit import (
+    Container,
     DelayedRoute,
     ScheduledRoute,
     TaskContext,
     TaskContextDep,
+    install_task_handlers,
     scheduled,
     task_default_options,
+    verify_task_caller,
 )
 
 log = logging.getLogger("examples.simple")
@@ -53,7 +61,10 @@ class Kitchen:
 
 
 kitchen = Kitchen()
-tasks = APIRouter(route_class=DelayedRoute, prefix="/tasks")
+# Only Cloud Tasks (or the emulator) may call these: the token is checked before any handler.
+tasks = APIRouter(
+    route_class=DelayedRoute, prefix="/tasks", dependencies=[Depends(verify_task_caller)]
+)
 
 
 @tasks.post("/hello")
@@ -76,7 +87,9 @@ async def make_dinner(
     )
 
 
-jobs = APIRouter(route_class=ScheduledRoute, prefix="/jobs")
+jobs = APIRouter(
+    route_class=ScheduledRoute, prefix="/jobs", dependencies=[Depends(verify_task_caller)]
+)
 
 
 @jobs.post("/home_cook")
@@ -96,6 +109,12 @@ async def home_cook(recipe: Recipe, job: TaskContextDep = TaskContext()) -> None
 app = FastAPI(title="cloudtasks-kit simple example")
 app.include_router(tasks)
 app.include_router(jobs)
+install_task_handlers(app)
+
+# The app's container: inert until the app starts, which loads the settings (a bad one stops
+# the start with its message); then its requests use it, and task URLs carry its prefixes.
+container = Container()
+container.bind_app(app)
 
 
 @app.get("/trigger")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
+from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import scheduler_v1, tasks_v2
 from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
     CloudSchedulerGrpcTransport,
@@ -20,13 +21,15 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport,
 )
 
+from ._errors import ConfigurationError
+from ._rpc import CLOUD_SCHEDULER, CLOUD_TASKS, credentials_message
 from .settings import KitSettings
 
 __all__: list[str] = []
 
 
 def tasks_client(settings: KitSettings) -> Iterator[tasks_v2.CloudTasksClient]:
-    client = _build(settings, tasks_v2.CloudTasksClient, CloudTasksGrpcTransport)
+    client = _build(settings, tasks_v2.CloudTasksClient, CloudTasksGrpcTransport, CLOUD_TASKS)
     try:
         yield client
     finally:
@@ -36,7 +39,9 @@ def tasks_client(settings: KitSettings) -> Iterator[tasks_v2.CloudTasksClient]:
 async def async_tasks_client(
     settings: KitSettings,
 ) -> AsyncIterator[tasks_v2.CloudTasksAsyncClient]:
-    client = _abuild(settings, tasks_v2.CloudTasksAsyncClient, CloudTasksGrpcAsyncIOTransport)
+    client = _abuild(
+        settings, tasks_v2.CloudTasksAsyncClient, CloudTasksGrpcAsyncIOTransport, CLOUD_TASKS
+    )
     try:
         yield client
     finally:
@@ -44,7 +49,9 @@ async def async_tasks_client(
 
 
 def scheduler_client(settings: KitSettings) -> Iterator[scheduler_v1.CloudSchedulerClient]:
-    client = _build(settings, scheduler_v1.CloudSchedulerClient, CloudSchedulerGrpcTransport)
+    client = _build(
+        settings, scheduler_v1.CloudSchedulerClient, CloudSchedulerGrpcTransport, CLOUD_SCHEDULER
+    )
     try:
         yield client
     finally:
@@ -54,16 +61,28 @@ def scheduler_client(settings: KitSettings) -> Iterator[scheduler_v1.CloudSchedu
 _Client = TypeVar("_Client")
 
 
-def _build(settings: KitSettings, client: Callable[..., _Client], transport: Any) -> _Client:
+def _build(
+    settings: KitSettings, client: Callable[..., _Client], transport: Any, service: str
+) -> _Client:
     """Google's client, or one on an insecure channel to the emulator (no credentials)."""
     if settings.emulator_host:
         return client(transport=transport(channel=grpc.insecure_channel(settings.emulator_host)))
-    return client()
+    return _google(client, service)
 
 
-def _abuild(settings: KitSettings, client: Callable[..., _Client], transport: Any) -> _Client:
+def _abuild(
+    settings: KitSettings, client: Callable[..., _Client], transport: Any, service: str
+) -> _Client:
     # Called inside the running loop: a grpc.aio channel belongs to the loop it was made in.
     if settings.emulator_host:
         channel = grpc.aio.insecure_channel(settings.emulator_host)
         return client(transport=transport(channel=channel))
-    return client()
+    return _google(client, service)
+
+
+def _google(client: Callable[..., _Client], service: str) -> _Client:
+    try:
+        return client()
+    except DefaultCredentialsError:
+        # google-auth's own message is a paragraph and a link; say what to run instead.
+        raise ConfigurationError(credentials_message(service)) from None

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from dependency_injector import containers, providers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import _active, _clients
 from ._errors import ConfigurationError
@@ -110,7 +110,31 @@ class _ContainerScope:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with _active.bound(self.container):
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Load the settings at start-up: invalid ones stop the server with their message,
+        instead of failing the first task with a 500 that Cloud Tasks retries."""
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                self.container.settings()
+            except ConfigurationError as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+        replayed = False
+
+        async def receive_again() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return message
+            return await receive()
+
+        await self.app(scope, receive_again, send)
 
 
 class Container(_KitControls, containers.DeclarativeContainer):

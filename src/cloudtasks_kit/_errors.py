@@ -9,9 +9,11 @@ __all__ = [
     "ContainerNotWired",
     "InvalidTaskArguments",
     "RouteNotDelayable",
+    "ServiceUnreachable",
     "TaskAlreadyExists",
     "TaskCreateError",
     "TaskCreateTimeout",
+    "TaskCreateUnreachable",
 ]
 
 
@@ -57,6 +59,19 @@ class TaskCreateError(CloudTasksKitError):
 
 class TaskCreateTimeout(TaskCreateError):
     """Transient errors went on past the create timeout; the task was not created."""
+
+
+class ServiceUnreachable(CloudTasksKitError):
+    """Cloud Tasks / Cloud Scheduler (or the emulator) did not answer within the RPC deadline.
+
+    The message names the endpoint and what to check (is the emulator running there; the
+    network, credentials and project for Google).
+    """
+
+
+class TaskCreateUnreachable(TaskCreateTimeout, ServiceUnreachable):
+    """``.delay()`` got no answer from Cloud Tasks (or the emulator) within its create timeout
+    or retries: no task was created, and the message says which endpoint to check."""
 
 
 class BlockingDelayWarning(RuntimeWarning):

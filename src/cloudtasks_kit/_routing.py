@@ -59,15 +59,25 @@ def declared_route(endpoint: Callable[..., Any], kind: type[_Route]) -> _Route |
 def route_url(base_url: object, worker_app: Any, route: APIRoute, path: str) -> str:
     """The URL a task or job calls: the worker's base URL, mount prefixes, the route's path.
 
-    :raises ConfigurationError: no base URL is configured.
+    Only the app knows the prefixes: from FastAPI 0.137 ``include_router`` keeps the router
+    itself, so a route never learns where it is mounted (older versions copy it, and the copy is
+    not the route ``.delay()`` belongs to). Without the app a task URL could silently miss a
+    prefix, answered 404 and retried until ``max_attempts``: so no app, no URL.
+
+    :raises ConfigurationError: no base URL is configured, or no app is known.
     """
     if base_url is None:
         raise ConfigurationError(
             "no worker base URL: set CLOUDTASKS_BASE_URL (or base_url in config/), "
             "or pass base_url= where the call takes it"
         )
-    prefix = "" if worker_app is None else mount_prefix(worker_app, route)
-    return str(base_url).rstrip("/") + prefix + path
+    if worker_app is None:
+        raise ConfigurationError(
+            f"cannot build the URL of {route.name} ({route.path}): the container does not know "
+            "which app serves it, so it cannot add the include_router prefixes in front of the "
+            "path; add `container.bind_app(app)` where the app is built"
+        )
+    return str(base_url).rstrip("/") + mount_prefix(worker_app, route) + path
 
 
 def mount_prefix(app: Any, route: APIRoute) -> str:

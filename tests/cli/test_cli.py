@@ -15,6 +15,8 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 from cloudtasks_kit.cli import main
 from cloudtasks_kit.emulator._config import load_declared_queues
+from cloudtasks_kit.testing import EmulatorProcess
+from tests.support import RecordingWorker, wait_until
 
 QUEUES_YAML = """
 queues:
@@ -67,3 +69,18 @@ def test_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main([])
     assert "emulator" in capsys.readouterr().err
+
+
+def test_one_log_line_per_dispatch_attempt(recorder: RecordingWorker, url: str, path: str) -> None:
+    queue = "projects/cli-project/locations/us-central1/queues/logged"
+    with EmulatorProcess() as emulator:
+        client = emulator.tasks_client()
+        client.create_queue(parent=queue.rsplit("/queues/", 1)[0], queue={"name": queue})
+        task = client.create_task(parent=queue, task={"http_request": {"url": url}})
+        recorder.wait_for(path, 1)
+        wait_until(lambda: any("dispatch task=" in line for line in emulator.log_lines))
+        client.transport.close()
+        logged = [line for line in emulator.log_lines if task.name in line or url in line]
+
+    assert len(logged) == 1, logged  # the dispatcher's line; httpx's own is silenced
+    assert "status=200" in logged[0]

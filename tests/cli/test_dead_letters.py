@@ -36,6 +36,7 @@ queues:
   dead: {id: graveyard}
 """
     )
+    (tmp_path / "dev.yaml").write_text("")  # CLOUDTASKS_ENV=dev names it: it must exist
     assert main(["queues", "sync"]) == 0
     return name
 

@@ -24,7 +24,7 @@ def project(
     name = f"sync-{uuid.uuid4().hex[:8]}"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLOUDTASKS_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("CLOUDTASKS_ENV", "dev")
+    monkeypatch.delenv("CLOUDTASKS_ENV", raising=False)  # base.yaml alone: the default env
     monkeypatch.setenv("CLOUDTASKS_PROJECT", name)
     monkeypatch.setenv("CLOUDTASKS_LOCATION", LOCATION)
     monkeypatch.setenv("CLOUDTASKS_EMULATOR_HOST", cloudtasks_emulator.grpc_target)
@@ -57,9 +57,9 @@ def test_dry_run_then_create_then_update_then_unchanged(
 
     assert main(["queues", "sync", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"create\s+{kitchen}", out)
-    assert "retry_config.max_attempts" in out
-    assert "2 create, 0 update, 0 delete, 0 unchanged" in out
+    assert re.search(rf"^would create\s+{kitchen}$", out, re.MULTILINE)
+    assert re.search(r"^\s+retry_config.max_attempts: 5$", out, re.MULTILINE)
+    assert "dry run, nothing changed: 2 create, 0 update, 0 delete, 0 unchanged" in out
     with pytest.raises(exceptions.NotFound):
         client.get_queue(name=kitchen)
 
@@ -75,9 +75,10 @@ def test_dry_run_then_create_then_update_then_unchanged(
     _write_config(tmp_path, max_attempts=9)
     assert main(["queues", "sync"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"update\s+{kitchen}", out)
-    assert "retry_config.max_attempts" in out
-    assert "rate_limits" not in out.split(kitchen)[1].splitlines()[0]
+    assert re.search(rf"^updated\s+{kitchen}\n\s+retry_config.max_attempts: 5 -> 9$", out, re.M)
+    assert "rate_limits" not in out.split(kitchen)[1]  # only what differs
+    assert re.search(rf"^unchanged\s+{default}$", out, re.MULTILINE)
+    assert "done: 0 create, 1 update, 0 delete, 1 unchanged" in out
     updated = client.get_queue(name=kitchen)
     assert updated.retry_config.max_attempts == 9
     assert updated.rate_limits.max_dispatches_per_second == 5
@@ -111,7 +112,7 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
     cloudtasks_emulator: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dependency_injector import providers
-    from fastapi import APIRouter
+    from fastapi import APIRouter, FastAPI
 
     from cloudtasks_kit import Container, DelayedRoute, TaskCreateError, load_settings
 
@@ -119,6 +120,9 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
 
     @router.post("/ping")
     async def ping() -> None: ...
+
+    app = FastAPI()
+    app.include_router(router)
 
     monkeypatch.chdir(tmp_path)
     queue = f"lazy-{uuid.uuid4().hex[:8]}"
@@ -130,7 +134,9 @@ def test_missing_queue_is_created_on_first_delay_only_when_enabled(
         "base_url": "http://127.0.0.1:9",
         "default_queue": queue,
     }
-    container = Container(settings=providers.Object(load_settings(**common)))
+    container = Container(
+        settings=providers.Object(load_settings(**common)), worker_app=providers.Object(app)
+    )
     container.wire()
     try:
         with pytest.raises(TaskCreateError, match="queues sync"):
@@ -164,7 +170,7 @@ queues:
     paused, running = tasks_v2.Queue.State.PAUSED, tasks_v2.Queue.State.RUNNING
 
     assert main(["queues", "sync", "--dry-run"]) == 0
-    assert re.search(rf"create\s+{graveyard}\s+state\n", capsys.readouterr().out)
+    assert re.search(rf"would create\s+{graveyard}\n\s+state: PAUSED\n", capsys.readouterr().out)
     assert main(["queues", "sync"]) == 0
     assert client.get_queue(name=graveyard).state == paused
     assert client.get_queue(name=kitchen).state == running
@@ -173,7 +179,7 @@ queues:
     client.resume_queue(name=graveyard)
     assert main(["queues", "sync"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"update\s+{graveyard}\s+state\n", out)
+    assert re.search(rf"updated\s+{graveyard}\n\s+state: RUNNING -> PAUSED\n", out)
     assert re.search(rf"unchanged\s+{kitchen}", out)
     assert client.get_queue(name=graveyard).state == paused
 
@@ -185,7 +191,11 @@ queues:
     )
     assert main(["queues", "sync"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"update\s+{graveyard}\s+retry_config.max_attempts, state\n", out)
+    assert re.search(
+        rf"updated\s+{graveyard}\n\s+retry_config.max_attempts: 100 -> 1\n"
+        r"\s+state: RUNNING -> PAUSED\n",
+        out,
+    )
     updated = client.get_queue(name=graveyard)
     assert (updated.state, updated.retry_config.max_attempts) == (paused, 1)
 

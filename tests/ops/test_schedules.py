@@ -129,7 +129,9 @@ def test_create_then_update_prune_and_leave_others_alone(
     before = emulator_rpcs(cloudtasks_emulator.http_url)
     assert main(["schedules", "sync", spec, "--prune", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"update\s+{hourly}\s+schedule", out)
+    assert re.search(
+        rf"^would update\s+{hourly}\n\s+schedule: '30 \* \* \* \*' -> '0 \* \* \* \*'$", out, re.M
+    )
     assert re.search(rf"delete\s+{parent}/jobs/{PREFIX}retired", out)
     assert "other-team-job" not in out
     assert "0 create, 1 update, 1 delete, 2 unchanged" in out

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
 from google.api_core import exceptions
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
 from cloudtasks_kit import (
@@ -81,6 +83,28 @@ async def test_adelay_duplicate_task_id(cloudtasks_container: Any) -> None:
 async def test_sync_delay_in_a_running_loop_warns_with_the_fix(cloudtasks_container: Any) -> None:
     with pytest.warns(BlockingDelayWarning, match="adelay"):
         delayer(order).options(countdown=600).delay(table=4, item=Order(dish="x", quantity=1))
+
+
+async def test_the_warning_comes_once_per_call_site_with_tracing_on(
+    cloudtasks_container: Any, spans: InMemorySpanExporter
+) -> None:
+    # OpenTelemetry's SDK resets the warning filters in every get_tracer(), which empties the
+    # warnings module's own once-per-location registry on each traced .delay().
+    traced = cloudtasks_container.settings().model_copy(update={"tracing": True})
+    late = delayer(order).options(countdown=600)
+    with (
+        cloudtasks_container.settings.override(traced),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("default")
+        for n in range(3):
+            late.delay(table=20 + n, item=Order(dish="x", quantity=1))
+        late.delay(table=23, item=Order(dish="x", quantity=1))
+
+    blocking = [each for each in caught if issubclass(each.category, BlockingDelayWarning)]
+    assert len(spans.get_finished_spans()) == 4  # traced: get_tracer() ran each time
+    assert len(blocking) == 2
+    assert blocking[0].lineno != blocking[1].lineno
 
 
 async def test_cancelled_adelay_leaves_nothing_half_done(cloudtasks_container: Any) -> None:

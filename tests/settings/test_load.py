@@ -181,6 +181,7 @@ def test_env_example_lists_every_variable() -> None:
 def test_env_example_loads_when_uncommented() -> None:
     Path("config").mkdir()  # it sets CLOUDTASKS_CONFIG_DIR=./config, which must exist
     write("config/base.yaml", "queues: {kitchen-dead: {}}\n")  # the dead_letter it names
+    write("config/dev.yaml", "")  # its CLOUDTASKS_ENV=dev names a file that must exist
     write(".env", "".join(f"{name}={value}\n" for name, value in _example_lines().items()))
     settings = load_settings()
     assert settings.queues["kitchen"].rate_limits is not None

@@ -38,9 +38,53 @@ def test_explicit_config_dir_must_exist(monkeypatch: pytest.MonkeyPatch) -> None
     assert "no/such/dir" in message
 
 
-def test_missing_env_file_is_fine() -> None:
+def test_an_env_argument_without_its_file_is_fine() -> None:
+    # What the pytest plugin does (env="test"), in projects that have no test.yaml.
     write("config/base.yaml", "project: base-only\n")
     assert load_settings(env="staging").project == "base-only"
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_a_variable_naming_an_env_without_its_file_lists_the_files(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    write("config/base.yaml", "project: base-only\n")
+    write("config/dev.yaml", "location: here\n")
+    write("config/prod.yaml", "location: there\n")
+    if where == ".env":
+        write(".env", "CLOUDTASKS_ENV=staging\n")
+    else:
+        monkeypatch.setenv("CLOUDTASKS_ENV", "staging")
+
+    message = config_error()
+
+    assert message == (
+        f"CLOUDTASKS_ENV='staging' (from {'.env' if where == '.env' else 'the environment'})"
+        " names no config file: there is no config/staging.yaml (config holds base.yaml,"
+        " dev.yaml, prod.yaml); set CLOUDTASKS_ENV to one of dev, prod or create"
+        " config/staging.yaml"
+    )
+
+
+def test_a_variable_naming_an_env_next_to_base_alone_says_to_create_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write("config/base.yaml", "project: base-only\n")
+    monkeypatch.setenv("CLOUDTASKS_ENV", "prod")
+
+    assert config_error().endswith(
+        "create config/prod.yaml (empty will do) or unset CLOUDTASKS_ENV"
+    )
+
+
+def test_a_variable_naming_an_env_with_no_yaml_at_all_is_fine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Configured from the environment alone: nothing to choose between.
+    Path("config").mkdir()
+    monkeypatch.setenv("CLOUDTASKS_ENV", "prod")
+    monkeypatch.setenv("CLOUDTASKS_PROJECT", "from-env")
+    assert load_settings().project == "from-env"
 
 
 def test_yaml_source_remembers_the_file_of_each_key() -> None:

@@ -321,6 +321,21 @@ def _app_with(dependency: Any) -> FastAPI:
     return app
 
 
+def test_a_rejected_call_is_logged_with_its_task_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    verifier = oidc_verifier(load_settings(env="test", config_dir=tmp_path, auth={"enabled": True}))
+    headers = {"X-CloudTasks-TaskName": "order-7"}
+
+    with caplog.at_level(logging.WARNING, logger="cloudtasks_kit.auth"):
+        response = TestClient(_app_with(verifier)).post("/task", headers=headers)
+
+    assert response.status_code == 401
+    assert [record.getMessage() for record in caplog.records] == [
+        "rejected POST /task (task order-7): missing bearer token"
+    ]
+
+
 def test_disabled_checks_nothing_and_warns_outside_test(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -422,7 +422,8 @@ def test_retry_later_is_honoured_by_the_emulator(
 ) -> None:
     queue = make_queue()  # min backoff 0.05 s: only Retry-After explains a longer gap
 
-    with caplog.at_level(logging.INFO, logger="cloudtasks_kit.worker"):
+    # WARNING, not INFO: plain uvicorn shows other loggers' WARNING lines only.
+    with caplog.at_level(logging.WARNING, logger="cloudtasks_kit.worker"):
         result = delayer(record_context).options(queue=queue).delay(case="retry-later")
         (first, first_at), (second, second_at) = inbox.wait_for("retry-later", 2)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from ._common import USAGE, CommandError, checked_container
 
 __all__: list[str] = []
 
@@ -37,17 +38,11 @@ def register(commands: Any, arguments: list[str]) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .._container import Container
-    from .._errors import ConfigurationError
     from ..ops import list_dead_letters
 
-    container = Container()
+    container = checked_container()
     try:
-        try:
-            letters = list_dead_letters(container.settings(), container.tasks_client(), args.queue)
-        except ConfigurationError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        letters = list_dead_letters(container.settings(), container.tasks_client(), args.queue)
     finally:
         container.shutdown_resources()
     rows = [
@@ -70,27 +65,22 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .._container import Container
-    from .._errors import ConfigurationError
     from ..ops import DeadLetterNotFound, replay_dead_letters
 
     if bool(args.tasks) == args.all:
-        print("error: name the dead letters to replay, or pass --all", file=sys.stderr)
-        return 2
-    container = Container()
+        raise CommandError("name the dead letters to replay, or pass --all", USAGE)
+    container = checked_container()
     try:
-        try:
-            replays = replay_dead_letters(
-                container.settings(),
-                container.tasks_client(),
-                container.delayed_hooks(),
-                args.queue,
-                None if args.all else args.tasks,
-                dry_run=args.dry_run,
-            )
-        except (ConfigurationError, DeadLetterNotFound) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        replays = replay_dead_letters(
+            container.settings(),
+            container.tasks_client(),
+            container.delayed_hooks(),
+            args.queue,
+            None if args.all else args.tasks,
+            dry_run=args.dry_run,
+        )
+    except DeadLetterNotFound as exc:
+        raise CommandError(str(exc), USAGE) from exc
     finally:
         container.shutdown_resources()
     failed = 0

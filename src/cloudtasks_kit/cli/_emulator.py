@@ -28,6 +28,11 @@ def register(commands: Any, arguments: list[str]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ..emulator import _command as emulator_command
+    from ..emulator._errors import StartError
+    from ._common import CommandError
 
-    result: int = emulator_command.run_from_args(args)
+    try:
+        result: int = emulator_command.run_from_args(args)
+    except StartError as exc:  # a taken port, an unwritable --data, a bad --config
+        raise CommandError(str(exc)) from exc
     return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._common import checked_container
+
 __all__: list[str] = []
 
 
@@ -15,24 +17,27 @@ def register(commands: Any, arguments: list[str]) -> None:
         "sync",
         help="create or update the queues declared in settings (CLOUDTASKS_* / config/)",
     )
-    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
     sync.set_defaults(run=_sync)
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .._container import Container
     from ..ops import plan_queues
 
-    container = Container()
+    container = checked_container()
     try:
         plan = plan_queues(container.settings(), container.tasks_client())
-        print(plan.render())
         if args.dry_run:
+            print(plan.render())
             return 0
-        failures = plan.apply()
+        failures = plan.apply(report=_say)
     finally:
         container.shutdown_resources()
-    for failure in failures:
-        print(f"failed: {failure.change.action} {failure.change.name}: {failure.error}")
-    print(f"{len(failures)} failed" if failures else "done")
+    print(f"{len(failures)} failed" if failures else f"done: {plan.summary()}")
     return 1 if failures else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # a line per queue as it is done, not at the end

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
-import sys
 from typing import Any
+
+from ._common import checked_container, load_app
 
 __all__: list[str] = []
 
@@ -23,41 +22,30 @@ def register(commands: Any, arguments: list[str]) -> None:
         action="store_true",
         help="delete jobs this app owns (scheduler_job_prefix) that it no longer declares",
     )
-    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
     sync.set_defaults(run=_sync)
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .._container import Container
-    from .._errors import ConfigurationError
     from ..ops import plan_schedules
 
-    app = _load_app(args.app)
-    container = Container()
-    container.worker_app.override(app)
+    app = load_app(args.app)
+    container = checked_container(app)
     try:
-        try:
-            plan = plan_schedules(container.job_scheduler(), app, prune=args.prune)
-        except (ConfigurationError, ValueError, TypeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(plan.render())
-        failures = [] if args.dry_run else plan.apply()
+        # Bad declarations (duplicate names, prune without a prefix) are ConfigurationErrors,
+        # raised before the first RPC: exit 2 with their message.
+        plan = plan_schedules(container.job_scheduler(), app, prune=args.prune)
+        if args.dry_run:
+            print(plan.render())
+            return 0
+        failures = plan.apply(report=_say)
     finally:
         container.shutdown_resources()
-    for failure in failures:
-        print(f"failed: {failure.change.action} {failure.change.name}: {failure.error}")
-    if not args.dry_run:
-        print(f"{len(failures)} failed" if failures else "done")
+    print(f"{len(failures)} failed" if failures else f"done: {plan.summary()}")
     return 1 if failures else 0
 
 
-def _load_app(spec: str) -> object:
-    from fastapi import FastAPI
-
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise SystemExit(f"expected MODULE:ATTRIBUTE, got {spec!r}")
-    sys.path.insert(0, os.getcwd())  # as uvicorn does: the app lives in the project
-    target = getattr(importlib.import_module(module_name), attribute)
-    return target if isinstance(target, FastAPI) else target()
+def _say(line: str) -> None:
+    print(line, flush=True)  # a line per job as it is done, not at the end

@@ -1,4 +1,5 @@
-"""gRPC errors the API servicers raise, with the status codes Google uses."""
+"""gRPC errors the API servicers raise, with the status codes Google uses; and the one error
+that stops the emulator from starting."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import grpc
 
 __all__ = [
     "ApiError",
+    "StartError",
     "already_exists",
     "failed_precondition",
     "invalid_argument",
@@ -34,3 +36,7 @@ def already_exists(message: str) -> ApiError:
 
 def failed_precondition(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message)
+
+
+class StartError(Exception):
+    """The emulator cannot start; the message names the port, path or flag and what to do."""

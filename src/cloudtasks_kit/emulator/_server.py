@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sqlite3
 from collections.abc import Iterator
 
 import grpc
@@ -16,6 +17,7 @@ import uvicorn
 
 from ._clock import Clock
 from ._config import EmulatorConfig
+from ._errors import StartError
 from ._http_app import build_http_app
 from ._http_attempt import new_http_client
 from ._stats import Stats
@@ -68,10 +70,19 @@ class Emulator:
 
     async def start(self) -> None:
         config = self.config
-        database = self._database = Database(config.data)
+        database = self._database = _open(config)
         task_store = self._task_store = TaskStore(database)
         job_store = JobStore(database)
-        http_socket = _bind(config.host, config.resolved_http_port())
+        try:
+            if config.port:
+                # Probed before gRPC binds it: a failed add_insecure_port logs gRPC's own line.
+                _bind(config.host, config.port, "the gRPC port, --port").close()
+            http_socket = _bind(
+                config.host, config.resolved_http_port(), "the HTTP port, --http-port"
+            )
+        except StartError:
+            database.close()
+            raise
         self.http_port = http_socket.getsockname()[1]
         signer = self._signer(database)
         self._dispatcher = Dispatcher(
@@ -96,9 +107,14 @@ class Emulator:
             ]
         )
         self._grpc.add_generic_rpc_handlers([tasks_api.handler(), scheduler_api.handler()])
-        self.grpc_port = self._grpc.add_insecure_port(f"{config.host}:{config.port}")
+        try:
+            self.grpc_port = self._grpc.add_insecure_port(f"{config.host}:{config.port}")
+        except RuntimeError:  # grpcio raises where older versions returned 0
+            self.grpc_port = 0
         if self.grpc_port == 0:
-            raise OSError(f"cannot listen on {config.host}:{config.port}")
+            http_socket.close()
+            database.close()
+            raise StartError(_cannot_listen(config.host, config.port, "the gRPC port, --port"))
         await self._grpc.start()
 
         app = build_http_app(signer, self.stats, self.clock)
@@ -149,13 +165,37 @@ class Emulator:
             self._database.close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _open(config: EmulatorConfig) -> Database:
+    try:
+        return Database(config.data)
+    except (OSError, sqlite3.Error) as exc:
+        # sqlite's own words ("unable to open database file") name neither the file nor the flag.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StartError(
+            f"cannot open the state file {config.data} (--data): {reason}; pick a writable "
+            "path, or leave --data out to keep the state in memory"
+        ) from None
+
+
+def _bind(host: str, port: int, which: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartError(_cannot_listen(host, port, which, exc.strerror)) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _cannot_listen(host: str, port: int, which: str, why: str | None = None) -> str:
+    return (
+        f"cannot listen on {host}:{port} ({which}): {why or 'address already in use'}; "
+        "stop what listens there (another emulator?) or choose other ports (--port 0: any "
+        "free ones)"
+    )
 
 
 async def _serve(config: EmulatorConfig) -> None:

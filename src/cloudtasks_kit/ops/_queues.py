@@ -15,6 +15,8 @@ each letter expires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -24,6 +26,7 @@ from google.protobuf import field_mask_pb2
 
 from .._action import Action
 from .._errors import ConfigurationError
+from .._rpc import CLOUD_TASKS, call_options, rpc_errors
 from ..settings import KitSettings, QueueSettings
 from ._plan import Change, Plan
 
@@ -52,12 +55,18 @@ def desired_queues(settings: KitSettings) -> dict[str, dict[str, Any]]:
 
 
 def plan_queues(settings: KitSettings, client: Any) -> Plan:
+    """The plan; one GetQueue per declared queue, each within ``rpc_timeout``.
+
+    :raises ServiceUnreachable: Cloud Tasks (or the emulator) did not answer.
+    :raises ConfigurationError: a queue path cannot be built, or Google refused the call.
+    """
     plan = Plan("queue")
+    call = partial(_call, settings, client)
     paused = dead_letter_queues(settings)
     for name, wanted in sorted(desired_queues(settings).items()):
         pause = name in paused
         try:
-            current = client.get_queue(name=name)
+            current = call("get_queue", name=name)
         except exceptions.NotFound:
             queue = _queue(name, wanted)
             parent = name.rsplit("/queues/", 1)[0]
@@ -66,7 +75,9 @@ def plan_queues(settings: KitSettings, client: Any) -> Plan:
                     Action.CREATE,
                     name,
                     tuple(sorted(wanted)) + ((_STATE,) if pause else ()),
-                    partial(_create, client, parent, queue, pause=pause),
+                    partial(_create, call, parent, queue, pause=pause),
+                    tuple(f"{path}: {_show(wanted[path])}" for path in sorted(wanted))
+                    + ((f"{_STATE}: PAUSED",) if pause else ()),
                 )
             )
             continue
@@ -84,7 +95,12 @@ def plan_queues(settings: KitSettings, client: Any) -> Plan:
                 Action.UPDATE,
                 name,
                 differing + ((_STATE,) if repause else ()),
-                partial(_update, client, queue, mask, pause=repause),
+                partial(_update, call, queue, mask, pause=repause),
+                tuple(
+                    f"{path}: {_show(_current(current, path))} -> {_show(wanted[path])}"
+                    for path in differing
+                )
+                + ((f"{_STATE}: {current.state.name} -> PAUSED",) if repause else ()),
             )
         )
     return plan
@@ -97,6 +113,19 @@ def dead_letter_queues(settings: KitSettings) -> set[str]:
         for queue in settings.queues.values()
         if queue.dead_letter is not None
     }
+
+
+def _call(settings: KitSettings, client: Any, method: str, **arguments: Any) -> Any:
+    with rpc_errors(settings, CLOUD_TASKS):
+        return getattr(client, method)(**arguments, **call_options(settings))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():g}s"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def ensure_queues(settings: KitSettings, client: Any) -> Plan:
@@ -114,21 +143,25 @@ def ensure_queues(settings: KitSettings, client: Any) -> Plan:
     return plan
 
 
-def _create(client: Any, parent: str, queue: tasks_v2.Queue, *, pause: bool) -> None:
+def _create(call: Callable[..., Any], parent: str, queue: tasks_v2.Queue, *, pause: bool) -> None:
     # Two calls (CreateQueue cannot create a paused queue); if the pause fails, the next sync
     # pauses it, and the worker parks nothing in a queue that is not paused meanwhile.
-    client.create_queue(parent=parent, queue=queue)
+    call("create_queue", parent=parent, queue=queue)
     if pause:
-        client.pause_queue(name=queue.name)
+        call("pause_queue", name=queue.name)
 
 
 def _update(
-    client: Any, queue: tasks_v2.Queue, mask: field_mask_pb2.FieldMask, *, pause: bool
+    call: Callable[..., Any],
+    queue: tasks_v2.Queue,
+    mask: field_mask_pb2.FieldMask,
+    *,
+    pause: bool,
 ) -> None:
     if mask.paths:
-        client.update_queue(queue=queue, update_mask=mask)
+        call("update_queue", queue=queue, update_mask=mask)
     if pause:
-        client.pause_queue(name=queue.name)
+        call("pause_queue", name=queue.name)
 
 
 def _fields(queue: QueueSettings) -> dict[str, Any]:

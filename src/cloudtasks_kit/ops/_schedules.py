@@ -14,6 +14,7 @@ from typing import Any
 from .._action import Action
 from .._errors import ConfigurationError
 from ..scheduler import JobScheduler
+from ..scheduler._diff import job_details
 from ..scheduler._route import declared_jobs
 from ._plan import Change, Plan
 
@@ -24,6 +25,7 @@ def plan_schedules(scheduler: JobScheduler, app: Any, *, prune: bool = False) ->
     """The plan; declarations are validated before the first RPC.
 
     :raises ConfigurationError: duplicate names, or ``prune`` without a job prefix.
+    :raises ServiceUnreachable: Cloud Scheduler (or the emulator) did not answer.
     """
     if prune and not scheduler.settings.scheduler_job_prefix:
         raise ConfigurationError(
@@ -37,13 +39,18 @@ def plan_schedules(scheduler: JobScheduler, app: Any, *, prune: bool = False) ->
     ]
     plan = Plan("job")
     for request, paused in wanted:
-        action, differing, _ = scheduler.plan(request, paused)
+        action, differing, current = scheduler.plan(request, paused)
         call = (
             None
             if action is Action.UNCHANGED
             else partial(scheduler.carry_out, request, action, differing, paused)
         )
-        plan.changes.append(Change(action, request.job.name, differing, call))
+        details = (
+            ()
+            if action is Action.UNCHANGED
+            else job_details(request.job, current, differing, paused)
+        )
+        plan.changes.append(Change(action, request.job.name, differing, call, details))
     if prune:
         declared = {request.job.name for request, _ in wanted}
         for job in scheduler.owned_jobs():
@@ -53,7 +60,7 @@ def plan_schedules(scheduler: JobScheduler, app: Any, *, prune: bool = False) ->
                         Action.DELETE,
                         job.name,
                         (),
-                        partial(scheduler.client.delete_job, name=job.name),
+                        partial(scheduler.call, "delete_job", name=job.name),
                     )
                 )
     return plan

@@ -12,6 +12,7 @@ checker checks ``delayer(make_dinner).delay(...)`` against ``make_dinner``'s own
 from __future__ import annotations
 
 import asyncio
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -144,11 +145,22 @@ class Delayer(Generic[P]):
         return route_defaults(self._route.endpoint)
 
 
+# Call sites warned about already. The warnings module's own once-per-location registry is
+# emptied whenever anything changes the warning filters, and OpenTelemetry's SDK does so in
+# every get_tracer(), which each traced .delay() calls: the warning came back every time.
+_WARNED: set[tuple[str, int]] = set()
+
+
 def _warn_if_loop_running() -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return
+    caller = sys._getframe(2)  # 0: here, 1: delay(), 2: the call site (stacklevel=3 below)
+    site = (caller.f_code.co_filename, caller.f_lineno)
+    if site in _WARNED:
+        return
+    _WARNED.add(site)
     warnings.warn(
         "a sync .delay() inside a running event loop blocks it until Cloud Tasks answers; "
         "use `await route.adelay(...)` (or delayer(route).adelay(...)) instead",

@@ -26,9 +26,21 @@ from opentelemetry.trace import Span
 from proto.datetime_helpers import DatetimeWithNanoseconds  # type: ignore[import-untyped]
 
 from .._binding import BoundRequest
-from .._errors import TaskAlreadyExists, TaskCreateError, TaskCreateTimeout
+from .._errors import (
+    TaskAlreadyExists,
+    TaskCreateError,
+    TaskCreateTimeout,
+    TaskCreateUnreachable,
+)
 from .._hooks import DelayedTaskHook, deadline_delayed_hook, run_hooks
 from .._routing import route_url
+from .._rpc import (
+    CLOUD_TASKS,
+    async_call_options,
+    call_options,
+    is_unreachable,
+    unreachable_message,
+)
 from ..settings import KitSettings
 from ._options import DelayOptions
 from ._tracing import producer_span
@@ -170,8 +182,11 @@ class TaskEnqueuer:
             return self._create_with_retries(client, request, options)
         except api_exceptions.NotFound:
             self._check_may_create_queue(request)
-        with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another caller
-            client.create_queue(**_queue_of(request))
+        try:
+            with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another
+                client.create_queue(**_queue_of(request), **call_options(self.settings))
+        except api_exceptions.GoogleAPICallError as exc:
+            raise self._queue_error(exc) from None
         return self._create_with_retries(client, request, options)
 
     async def _acreate(
@@ -181,14 +196,22 @@ class TaskEnqueuer:
             return await self._acreate_with_retries(client, request, options)
         except api_exceptions.NotFound:
             self._check_may_create_queue(request)
-        with contextlib.suppress(api_exceptions.Conflict):
-            await client.create_queue(**_queue_of(request))
+        try:
+            with contextlib.suppress(api_exceptions.Conflict):
+                await client.create_queue(**_queue_of(request), **async_call_options(self.settings))
+        except api_exceptions.GoogleAPICallError as exc:
+            raise self._queue_error(exc) from None
         return await self._acreate_with_retries(client, request, options)
+
+    def _queue_error(self, exc: api_exceptions.GoogleAPICallError) -> TaskCreateError:
+        if is_unreachable(exc):
+            return TaskCreateUnreachable(unreachable_message(self.settings, CLOUD_TASKS, exc))
+        return TaskCreateError(f"could not create the missing queue: {exc}")
 
     def _create_with_retries(
         self, client: Any, request: tasks_v2.CreateTaskRequest, options: DelayOptions
     ) -> tasks_v2.Task:
-        attempts = _Attempts(request, self._timeout(options), self.settings.task_create_retries)
+        attempts = _Attempts(request, self._timeout(options), self.settings)
         while True:
             remaining = attempts.start()
             try:
@@ -202,7 +225,7 @@ class TaskEnqueuer:
     async def _acreate_with_retries(
         self, client: Any, request: tasks_v2.CreateTaskRequest, options: DelayOptions
     ) -> tasks_v2.Task:
-        attempts = _Attempts(request, self._timeout(options), self.settings.task_create_retries)
+        attempts = _Attempts(request, self._timeout(options), self.settings)
         while True:
             remaining = attempts.start()
             try:
@@ -228,17 +251,23 @@ class _Attempts:
     """The create retry policy, one instance per task, shared by the sync and async paths:
     which errors deserve another try, how long to wait, and when to give up."""
 
-    def __init__(self, request: tasks_v2.CreateTaskRequest, timeout: float, retries: int) -> None:
+    def __init__(
+        self, request: tasks_v2.CreateTaskRequest, timeout: float, settings: KitSettings
+    ) -> None:
         self.request = request
         self.timeout = timeout
+        self.settings = settings
         self.deadline = time.monotonic() + timeout
-        self.left = retries + 1
+        self.left = settings.task_create_retries + 1
         self.backoff = _FIRST_BACKOFF
+        self.last_error: api_exceptions.GoogleAPICallError | None = None
 
     def start(self) -> float:
         """Seconds the next attempt may take. :raises TaskCreateTimeout: none left."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
+            if self.last_error is not None and is_unreachable(self.last_error):
+                raise self._unreachable(self.last_error, f"within {self.timeout:g} s")
             raise TaskCreateTimeout(
                 f"creating a task in {self.request.parent} did not succeed within "
                 f"{self.timeout:g} s"
@@ -248,9 +277,14 @@ class _Attempts:
 
     def failed(self, exc: api_exceptions.GoogleAPICallError) -> float:
         """Seconds to wait before the next attempt, or the typed error that ends the call."""
+        self.last_error = exc
         # Before Conflict: Aborted is a Conflict too (409), but worth another try.
         if isinstance(exc, _TRANSIENT):
             if self.left <= 0:
+                if is_unreachable(exc):
+                    raise self._unreachable(
+                        exc, f"after {self.settings.task_create_retries + 1} tries"
+                    )
                 raise TaskCreateError(
                     f"creating a task in {self.request.parent} failed after retries; "
                     f"last error: {exc}"
@@ -264,6 +298,17 @@ class _Attempts:
             # Conflict, not only AlreadyExists: the REST transport raises the parent class.
             raise TaskAlreadyExists(self.request.task.name) from None
         raise TaskCreateError(f"Cloud Tasks refused the task: {exc}") from exc
+
+    def _unreachable(
+        self, exc: api_exceptions.GoogleAPICallError, when: str
+    ) -> TaskCreateUnreachable:
+        # Without the chained gRPC traceback: the message says all a user can act on.
+        error = TaskCreateUnreachable(
+            f"no task created in {self.request.parent} {when}: "
+            + unreachable_message(self.settings, CLOUD_TASKS, exc)
+        )
+        error.__suppress_context__ = True
+        return error
 
 
 def _queue_of(request: tasks_v2.CreateTaskRequest) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google.cloud import scheduler_v1
@@ -62,3 +63,43 @@ def _target(target: scheduler_v1.HttpTarget) -> tuple[Any, ...]:
         oidc.service_account_email,
         oidc.audience,
     )
+
+
+def job_details(
+    wanted: scheduler_v1.Job,
+    current: scheduler_v1.Job | None,
+    differing: Sequence[str],
+    paused: bool,
+) -> tuple[str, ...]:
+    """For a sync's output: ``path: old -> new`` per differing path of an update, or the main
+    fields of a job to create (``current`` is ``None``)."""
+    if current is None:
+        return tuple(f"{path}: {_show(wanted, path)}" for path in ("schedule", "time_zone", "uri"))
+    # The wanted job carries no state of its own: the declaration says paused or not.
+    wanted = scheduler_v1.Job(wanted, state="PAUSED" if paused else "ENABLED")
+    return tuple(f"{path}: {_show(current, path)} -> {_show(wanted, path)}" for path in differing)
+
+
+def _show(job: scheduler_v1.Job, path: str) -> str:
+    if path == "state":
+        return str(job.state.name)
+    if path in ("uri", "http_target"):
+        target = job.http_target
+        method = scheduler_v1.HttpMethod(int(target.http_method) or 1).name  # 1: POST
+        return f"{method} {target.uri}" + (
+            "" if path == "uri" else f" ({len(target.headers)} headers, {len(target.body)} B)"
+        )
+    if path == "retry_config":
+        count, low, high, doublings, duration = _retry(job.retry_config)
+        return (
+            f"retry_count={count}, min_backoff={_seconds(low)}, max_backoff={_seconds(high)}, "
+            f"max_doublings={doublings}, max_retry_duration={_seconds(duration)}"
+        )
+    if path == "attempt_deadline":
+        return _seconds(job.attempt_deadline)
+    return repr(getattr(job, path))
+
+
+def _seconds(value: Any) -> str:
+    total = value.total_seconds() if hasattr(value, "total_seconds") else float(value or 0)
+    return f"{total:g}s"

@@ -22,6 +22,7 @@ from .._errors import ConfigurationError
 from .._hooks import ScheduledJobHook, run_hooks
 from .._protocol import JOB_ID
 from .._routing import route_url
+from .._rpc import CLOUD_SCHEDULER, call_options, rpc_errors
 from ..settings import KitSettings
 from ._diff import job_differences
 from ._spec import JobSpec
@@ -101,7 +102,7 @@ class JobScheduler:
     ) -> tuple[Action, tuple[str, ...], scheduler_v1.Job | None]:
         """What applying this job would do, against what exists."""
         try:
-            current = self.client.get_job(name=request.job.name)
+            current = self.call("get_job", name=request.job.name)
         except api_exceptions.NotFound:
             return Action.CREATE, (), None
         differing = job_differences(request.job, current)
@@ -124,36 +125,47 @@ class JobScheduler:
     ) -> None:
         name = request.job.name
         if action is Action.CREATE:
-            self.client.create_job(request=request)
+            self.call("create_job", request=request)
             if paused:
-                self.client.pause_job(name=name)
+                self.call("pause_job", name=name)
         elif action is Action.UPDATE:
             mask = [path for path in differing if path != "state"]
             if mask:
                 # One UpdateJob with a field mask: the job keeps its name and never disappears.
-                self.client.update_job(
-                    job=request.job, update_mask=field_mask_pb2.FieldMask(paths=mask)
+                self.call(
+                    "update_job", job=request.job, update_mask=field_mask_pb2.FieldMask(paths=mask)
                 )
             if "state" in differing:
-                (self.client.pause_job if paused else self.client.resume_job)(name=name)
+                self.call("pause_job" if paused else "resume_job", name=name)
 
     def delete(self, name: str) -> bool:
         try:
-            self.client.delete_job(name=self.job_name(name))
+            self.call("delete_job", name=self.job_name(name))
         except api_exceptions.NotFound:
             return False
         return True
 
     def pause(self, name: str) -> None:
-        self.client.pause_job(name=self.job_name(name))
+        self.call("pause_job", name=self.job_name(name))
 
     def resume(self, name: str) -> None:
-        self.client.resume_job(name=self.job_name(name))
+        self.call("resume_job", name=self.job_name(name))
 
     def run(self, name: str) -> None:
-        self.client.run_job(name=self.job_name(name))
+        self.call("run_job", name=self.job_name(name))
 
     def owned_jobs(self) -> Iterator[scheduler_v1.Job]:
-        for job in self.client.list_jobs(parent=self.parent):
-            if self.owns(job.name):
-                yield job
+        # Each page is a call of its own, made while iterating: inside the error mapping too.
+        with rpc_errors(self.settings, CLOUD_SCHEDULER):
+            for job in self.call("list_jobs", parent=self.parent):
+                if self.owns(job.name):
+                    yield job
+
+    def call(self, method: str, **arguments: Any) -> Any:
+        """One Cloud Scheduler call with the settings' deadline and retry.
+
+        :raises ServiceUnreachable: no answer within ``rpc_timeout``.
+        :raises ConfigurationError: Google refused the credentials or the project.
+        """
+        with rpc_errors(self.settings, CLOUD_SCHEDULER):
+            return getattr(self.client, method)(**arguments, **call_options(self.settings))

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
@@ -291,6 +292,11 @@ class KitSettings(BaseSettings):
     #: ``None``: the same as ``location``.
     scheduler_location: Segment | None = None
     auth: WorkerAuthSettings = Field(default_factory=WorkerAuthSettings)
+    # --- how long a call to Cloud Tasks / Cloud Scheduler may take ---
+    #: Seconds each call the kit and the CLI make may take, retries included (``.delay()``'s
+    #: CreateTask has ``task_create_timeout``). ``None``: 5 s against the emulator, Google's
+    #: client default (20 s) otherwise, so an unreachable endpoint is an error, not a hang.
+    rpc_timeout: float | None = Field(default=None, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -305,10 +311,12 @@ class KitSettings(BaseSettings):
         # everything else. Which files to read is decided by the sources above them. The
         # secrets-directory source is left out: no setting is read from secret files.
         higher = (init_settings, env_settings, dotenv_settings)
+        env, env_variable = _selector("env", higher)
         yaml_settings = LayeredYamlSettingsSource(
             settings_cls,
-            env=_selector("env", higher),
-            config_dir=_selector("config_dir", higher),
+            env=env,
+            config_dir=_selector("config_dir", higher)[0],
+            env_from=env_variable,
         )
         return init_settings, env_settings, dotenv_settings, yaml_settings
 
@@ -461,18 +469,22 @@ def env_var_key(path: Sequence[object]) -> str:
     return (ENV_PREFIX + NESTED_DELIMITER.join(str(part) for part in path)).lower()
 
 
-def _selector(field: str, sources: Sequence[PydanticBaseSettingsSource]) -> Any:
-    """The value of ``env`` / ``config_dir`` from the highest source that sets it, if any.
+def _selector(field: str, sources: Sequence[PydanticBaseSettingsSource]) -> tuple[Any, str | None]:
+    """The value of ``env`` / ``config_dir`` from the highest source that sets it, if any, and
+    where its variable was set (``"the environment"``, ``".env"``; ``None`` for an argument or
+    the default).
 
     The YAML source needs it before any validation, so it is looked up here by hand.
     """
     for source in sources:
         if isinstance(source, InitSettingsSource):
             value = source.init_kwargs.get(field)
+            variable = None
         elif isinstance(source, EnvSettingsSource):  # .env too: DotEnvSettingsSource is one
             value = source.env_vars.get(env_var_key([field]))
+            variable = ".env" if isinstance(source, DotEnvSettingsSource) else "the environment"
         else:
             continue
         if value is not None:
-            return value
-    return None
+            return value, variable
+    return None, None

@@ -49,6 +49,12 @@ class LayeredYamlSettingsSource(YamlConfigSettingsSource):
     :param config_dir: the directory holding the files; ``None`` means ``./config`` relative to
         the current directory, and then a missing directory is fine. A directory given explicitly
         must exist: a wrong path would otherwise silently drop every file setting.
+    :param env_from: where the variable that chose ``env`` was set (``"the environment"`` or
+        ``".env"``), if one did. An
+        environment a variable names must have its file when the directory holds YAML files:
+        ``CLOUDTASKS_ENV=staging`` without ``config/staging.yaml`` would otherwise run with
+        another environment's settings, or Google's defaults. An ``env`` argument may name an
+        environment without a file (the pytest plugin's ``test``).
     :raises ConfigurationError: see :meth:`files`; or a file cannot be read, is not valid YAML,
         is not a mapping of settings, or sets ``env`` / ``config_dir``.
     """
@@ -59,10 +65,12 @@ class LayeredYamlSettingsSource(YamlConfigSettingsSource):
         *,
         env: str | None = None,
         config_dir: str | os.PathLike[str] | None = None,
+        env_from: str | None = None,
     ) -> None:
         # Set before the base class reads the files: it calls _read_file once per file.
         self.env = env
         self.config_dir = config_dir
+        self.env_from = env_from
         self._origins: dict[_KeyPath, Path | Traversable] = {}
         super().__init__(settings_cls, yaml_file=list(self.files()), deep_merge=True)
 
@@ -94,12 +102,30 @@ class LayeredYamlSettingsSource(YamlConfigSettingsSource):
                     f"{_SELECTORS['config_dir']}={str(directory)!r} is not a directory"
                 )
         files = directory / f"{BASE_LAYER}.yaml", directory / f"{env}.yaml"
+        self._check_env_file(env, files[1])
         for file in files:
             # pydantic-settings passes over a directory as it does over a missing file; here
             # that would drop the settings of a whole environment without a word.
             if file.exists() and not file.is_file():
                 raise ConfigurationError(f"{file}: cannot be read: not a file")
         return files
+
+    def _check_env_file(self, env: str, file: Path) -> None:
+        if self.env_from is None or file.exists() or not file.parent.is_dir():
+            return
+        found = sorted(path.name for path in file.parent.glob("*.yaml") if path.is_file())
+        if not found:
+            return  # no YAML at all: configured from the environment alone
+        envs = [name.removesuffix(".yaml") for name in found if name != f"{BASE_LAYER}.yaml"]
+        fix = (
+            f"set {_SELECTORS['env']} to one of {', '.join(envs)} or create {file}"
+            if envs
+            else f"create {file} (empty will do) or unset {_SELECTORS['env']}"
+        )
+        raise ConfigurationError(
+            f"{_SELECTORS['env']}={env!r} (from {self.env_from}) names no config file: there is"
+            f" no {file} ({file.parent} holds {', '.join(found)}); {fix}"
+        )
 
     def origin(self, loc: Sequence[str | int]) -> Path | Traversable | None:
         """The file that set the key at ``loc``, if a file did; for a mapping, the last file

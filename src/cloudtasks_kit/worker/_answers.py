@@ -3,8 +3,8 @@
 - :class:`RetryLater` (503 with ``Retry-After``, which Cloud Tasks backs off on) and
   :class:`DropTask` (2xx: acknowledged, never retried), raised by a handler;
 - :func:`attempt_guard` drops a task once it has been attempted ``max_attempts`` times;
-- :func:`install_task_handlers` logs both with the task's name, and parks a task whose last
-  attempt fails in its queue's dead-letter queue (:mod:`._dead_letters`).
+- :func:`install_task_handlers` logs both (WARNING) with the task's name, and parks a task
+  whose last attempt fails in its queue's dead-letter queue (:mod:`._dead_letters`).
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def _retry_later(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RetryLater)
     request.scope[ERROR_SCOPE_KEY] = exc  # for the dead-letter middleware, on a last attempt
     after = "the queue's backoff" if exc.after is None else f"at least {exc.after:g}s"
-    log.info(
+    # WARNING: plain uvicorn shows no INFO line of other loggers, and a retry is worth seeing.
+    log.warning(
         "retry later %s, after %s%s",
         _describe(request),
         after,

@@ -42,6 +42,7 @@ from fastapi import HTTPException, Request
 
 from .._active import active_container
 from .._marks import mark_worker_dependency
+from .._protocol import SCHEDULER_JOB_NAME, TASK_NAME
 from ..settings import KitSettings, WorkerAuthSettings
 
 __all__ = [
@@ -239,7 +240,10 @@ class OidcVerifier:
                 raise _rejected(401, "missing bearer token")
             return await self.verify(token.strip(), request_url(request))
         except HTTPException as exc:
-            log.warning("rejected %s %s: %s", request.method, request.url.path, exc.detail)
+            task = request.headers.get(TASK_NAME)
+            job = request.headers.get(SCHEDULER_JOB_NAME)
+            which = f" (task {task})" if task else f" (job {job})" if job else ""
+            log.warning("rejected %s %s%s: %s", request.method, request.url.path, which, exc.detail)
             raise
 
     async def verify(self, token: str, url: str) -> TaskCaller:

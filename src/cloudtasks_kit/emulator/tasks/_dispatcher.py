@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,8 +253,10 @@ class Dispatcher:
             # Google sends this header empty for HTTP targets.
             headers[TASK_RETRY_REASON] = ""
         if request.HasField("oidc_token"):
+            # Stamped with the wall clock, not the (advanceable) emulator clock: the worker
+            # checks iat and exp against its own.
             headers["Authorization"] = self._signer.bearer(
-                request.oidc_token, url=request.url, now=self._clock.now()
+                request.oidc_token, url=request.url, now=time.time()
             )
         return headers
 

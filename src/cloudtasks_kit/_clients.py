@@ -2,7 +2,9 @@
 
 With ``emulator_host`` set they dial the local emulator over an insecure gRPC channel and
 look up no credentials; otherwise they are Google's clients with Application Default
-Credentials, which are only looked up here, when the container first needs a client.
+Credentials, which are only looked up here, when the container first needs a client. With
+``transport: rest`` the sync clients speak JSON over HTTP/1.1 instead (to the emulator's HTTP
+port, or to Google).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import scheduler_v1, tasks_v2
 from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
     CloudSchedulerGrpcTransport,
@@ -20,6 +23,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
     CloudTasksGrpcTransport,
 )
 
+from ._errors import ConfigurationError
 from .settings import KitSettings
 
 __all__: list[str] = []
@@ -56,12 +60,36 @@ _Client = TypeVar("_Client")
 
 def _build(settings: KitSettings, client: Callable[..., _Client], transport: Any) -> _Client:
     """Google's client, or one on an insecure channel to the emulator (no credentials)."""
+    if settings.transport == "rest":
+        return _rest(settings, client)
     if settings.emulator_host:
         return client(transport=transport(channel=grpc.insecure_channel(settings.emulator_host)))
     return client()
 
 
+def _rest(settings: KitSettings, client: Callable[..., _Client]) -> _Client:
+    if not settings.emulator_host:
+        return client(transport="rest")
+    http_host = settings.emulator_http_host
+    if http_host is None:
+        host, _, port = settings.emulator_host.rpartition(":")
+        http_host = f"{host}:{int(port) + 1}"
+    return client(
+        transport="rest",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": f"http://{http_host}"},
+    )
+
+
 def _abuild(settings: KitSettings, client: Callable[..., _Client], transport: Any) -> _Client:
+    if settings.transport == "rest":
+        # google-cloud-tasks ships no async REST transport (its async client awaits the
+        # sync REST transport's answers and fails on the first call): say so at once.
+        raise ConfigurationError(
+            "transport 'rest': adelay() and adelay_many() need the async client, which "
+            "google-cloud-tasks provides for gRPC only; use delay() / delay_many() over REST, "
+            "or transport 'grpc'"
+        )
     # Called inside the running loop: a grpc.aio channel belongs to the loop it was made in.
     if settings.emulator_host:
         channel = grpc.aio.insecure_channel(settings.emulator_host)

@@ -43,6 +43,7 @@ def test_python_blocks_run_in_order_against_the_emulator(
         "CLOUDTASKS_PROJECT": PROJECT,
         "CLOUDTASKS_LOCATION": LOCATION,
         "CLOUDTASKS_EMULATOR_HOST": cloudtasks_emulator.grpc_target,
+        "CLOUDTASKS_EMULATOR_HTTP_HOST": cloudtasks_emulator.http_target,
         "CLOUDTASKS_BASE_URL": "http://127.0.0.1:9",
         "CLOUDTASKS_DEFAULT_QUEUE": "default",
         "CLOUDTASKS_CONFIG_DIR": str(tmp_path),
@@ -70,6 +71,7 @@ def test_python_blocks_run_in_order_against_the_emulator(
     assert "dinner-42 already exists" in printed
     assert "['created', 'created']" in printed
     assert "create\nunchanged\n" in printed
+    assert f"{queue} over REST: RUNNING" in printed
     tasks = list(client.list_tasks(parent=queue))
     assert {task.http_request.url for task in tasks} == {
         "http://127.0.0.1:9/v1/tasks/Taj/make_dinner"

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--http-port",
         type=int,
         default=None,
-        help="HTTP port for OIDC discovery, JWKS and admin calls (None: port + 1)",
+        help="HTTP port for the REST API, OIDC discovery, JWKS and admin calls (None: port + 1)",
     )
     parser.add_argument(
         "--data", type=Path, default=None, help="SQLite state file (None: in memory)"

@@ -1,11 +1,13 @@
-"""gRPC errors the API servicers raise, with the status codes Google uses; and the one error
-that stops the emulator from starting."""
+"""Errors the API methods raise, with the status codes Google uses, and the HTTP status each
+code maps to: one mapping for both faces (gRPC answers the code, REST the HTTP status); and
+the one error that stops the emulator from starting."""
 
 from __future__ import annotations
 
 import grpc
 
 __all__ = [
+    "HTTP_STATUS",
     "ApiError",
     "StartError",
     "already_exists",
@@ -36,6 +38,28 @@ def already_exists(message: str) -> ApiError:
 
 def failed_precondition(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message)
+
+
+#: google.rpc.Code -> HTTP status, as google/rpc/code.proto documents for each code.
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
 
 
 class StartError(Exception):

@@ -1,12 +1,15 @@
 """The emulator's HTTP side: OpenID configuration and JWKS (so workers verify its tokens as
-they verify Google's), a health check, and admin calls for tests and demos."""
+they verify Google's), a health check, admin calls for tests and demos, and the routes of the
+REST face (``faces._rest``) that ``_server`` passes in."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ._clock import Clock
 from ._stats import Stats
@@ -15,7 +18,9 @@ from ._tokens import TokenSigner
 __all__ = ["build_http_app"]
 
 
-def build_http_app(signer: TokenSigner, stats: Stats, clock: Clock) -> Starlette:
+def build_http_app(
+    signer: TokenSigner, stats: Stats, clock: Clock, api_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
     async def openid_configuration(_: Request) -> JSONResponse:
         return JSONResponse(signer.openid_configuration())
 
@@ -49,5 +54,6 @@ def build_http_app(signer: TokenSigner, stats: Stats, clock: Clock) -> Starlette
             Route("/admin/stats", get_stats),
             Route("/admin/clock", get_clock),
             Route("/admin/clock/advance", advance_clock, methods=["POST"]),
+            *api_routes,
         ]
     )

@@ -1,6 +1,6 @@
-"""The emulator process: one gRPC server for both APIs (Cloud Tasks and Cloud Scheduler), one
-HTTP server for OIDC discovery and admin calls, all on one event loop with the dispatcher and
-the job runner."""
+"""The emulator process: both APIs (Cloud Tasks and Cloud Scheduler) served by one gRPC server
+and, as REST, by one HTTP server that also serves OIDC discovery and admin calls, all on one
+event loop with the dispatcher and the job runner."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from ._config import EmulatorConfig
 from ._errors import StartError
 from ._http_app import build_http_app
 from ._http_attempt import new_http_client
+from ._methods import Api
 from ._stats import Stats
 from ._store import Database
 from ._tokens import TokenSigner
+from .faces import generic_handler, rest_routes
 from .scheduler import CloudSchedulerApi, JobRunner, JobStore, new_job_client
 from .tasks import CloudTasksApi, Dispatcher, TaskStore
 
@@ -106,7 +108,9 @@ class Emulator:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        self._grpc.add_generic_rpc_handlers([tasks_api.handler(), scheduler_api.handler()])
+        # Two faces over the same methods: what one serves, the other serves alike.
+        apis: list[Api] = [tasks_api, scheduler_api]
+        self._grpc.add_generic_rpc_handlers([generic_handler(api, self.stats) for api in apis])
         try:
             self.grpc_port = self._grpc.add_insecure_port(f"{config.host}:{config.port}")
         except RuntimeError:  # grpcio raises where older versions returned 0
@@ -117,7 +121,7 @@ class Emulator:
             raise StartError(_cannot_listen(config.host, config.port, "the gRPC port, --port"))
         await self._grpc.start()
 
-        app = build_http_app(signer, self.stats, self.clock)
+        app = build_http_app(signer, self.stats, self.clock, rest_routes(apis, self.stats))
         self._http = _EmbeddedUvicorn(
             uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -287,6 +287,13 @@ class KitSettings(BaseSettings):
     create_missing_queues: bool = False
     #: The emulator's gRPC address, e.g. ``127.0.0.1:8123``; ``None``: the real Google APIs.
     emulator_host: HostPort | None = None
+    #: How the clients talk to Cloud Tasks and Cloud Scheduler (or the emulator): ``grpc``, or
+    #: ``rest`` (JSON over HTTP/1.1) where gRPC is blocked. The async client that ``adelay()``
+    #: uses exists for gRPC only: over REST, ``adelay()`` raises ConfigurationError.
+    transport: Literal["grpc", "rest"] = "grpc"
+    #: The emulator's HTTP address, which serves its REST API, for ``transport: rest``;
+    #: ``None``: ``emulator_host``'s port + 1 (the emulator's own default).
+    emulator_http_host: HostPort | None = None
     #: Marks the Cloud Scheduler jobs this app owns, so that a sync never touches others.
     scheduler_job_prefix: JobPrefix = ""
     #: ``None``: the same as ``location``.

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 __all__ = ["EmulatorProcess"]
 
@@ -38,6 +38,8 @@ class EmulatorProcess:
         self.http_port = http_port
         self.env = env
         self.grpc_target = ""
+        #: host:port of the HTTP side (OIDC discovery, admin calls, the REST API).
+        self.http_target = ""
         self.http_url = ""
         self.log_lines: list[str] = []
         self._process: subprocess.Popen[str] | None = None
@@ -82,6 +84,7 @@ class EmulatorProcess:
             if match:
                 self.grpc_target = match["grpc"]
                 self.http_url = match["http"]
+                self.http_target = self.http_url.removeprefix("http://")
                 self.port = int(self.grpc_target.rsplit(":", 1)[1])
                 self.http_port = int(self.http_url.rsplit(":", 1)[1])
                 return self
@@ -108,16 +111,41 @@ class EmulatorProcess:
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.poll()
 
-    def tasks_client(self) -> Any:
-        """A sync ``tasks_v2.CloudTasksClient`` on an insecure channel: no credentials."""
-        import grpc
+    def tasks_client(self, transport: Literal["grpc", "rest"] = "grpc") -> Any:
+        """A sync ``tasks_v2.CloudTasksClient`` with no credentials: on an insecure gRPC
+        channel, or REST on the HTTP port."""
         from google.cloud import tasks_v2
         from google.cloud.tasks_v2.services.cloud_tasks.transports import (
             CloudTasksGrpcTransport,
         )
 
-        channel = grpc.insecure_channel(self.grpc_target)
-        return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+        return self._client(tasks_v2.CloudTasksClient, CloudTasksGrpcTransport, transport)
+
+    def scheduler_client(self, transport: Literal["grpc", "rest"] = "grpc") -> Any:
+        """A sync ``scheduler_v1.CloudSchedulerClient``, as :meth:`tasks_client`."""
+        from google.cloud import scheduler_v1
+        from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
+            CloudSchedulerGrpcTransport,
+        )
+
+        return self._client(
+            scheduler_v1.CloudSchedulerClient, CloudSchedulerGrpcTransport, transport
+        )
+
+    def _client(self, client: Any, grpc_transport: Any, transport: str) -> Any:
+        if transport not in ("grpc", "rest"):
+            raise ValueError(f"transport must be 'grpc' or 'rest', not {transport!r}")
+        if transport == "rest":
+            from google.auth.credentials import AnonymousCredentials
+
+            return client(
+                transport="rest",
+                credentials=AnonymousCredentials(),
+                client_options={"api_endpoint": self.http_url},
+            )
+        import grpc
+
+        return client(transport=grpc_transport(channel=grpc.insecure_channel(self.grpc_target)))
 
     def __enter__(self) -> Self:
         return self.start()

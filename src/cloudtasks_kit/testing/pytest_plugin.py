@@ -79,6 +79,7 @@ def cloudtasks_container(
             "project": TEST_PROJECT,
             "location": TEST_LOCATION,
             "emulator_host": cloudtasks_emulator.grpc_target,
+            "emulator_http_host": cloudtasks_emulator.http_target,
             "base_url": cloudtasks_worker.url,
             **cloudtasks_settings_overrides,
         }

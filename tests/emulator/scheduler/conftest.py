@@ -6,16 +6,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 from google.api_core import exceptions
 from google.cloud import scheduler_v1
-from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
-    CloudSchedulerGrpcTransport,
-)
 
 from cloudtasks_kit.testing import EmulatorProcess
+from tests.emulator.clients import TRANSPORTS, Transport
 
 PARENT = "projects/test-project/locations/us-central1"
 # A schedule that does not come due while the tests run (unless a test advances the clock).
@@ -24,10 +21,9 @@ YEARLY = "0 0 1 1 *"
 EMULATOR_ARGS = ["--min-attempt-deadline", "0.5", "--log-level", "INFO"]
 
 
-def scheduler_client(emulator: EmulatorProcess) -> Any:
-    """The official client on an insecure channel to the emulator: no credentials."""
-    channel = grpc.insecure_channel(emulator.grpc_target)
-    return scheduler_v1.CloudSchedulerClient(transport=CloudSchedulerGrpcTransport(channel=channel))
+def scheduler_client(emulator: EmulatorProcess, transport: Transport = "grpc") -> Any:
+    """The official client, with no credentials: gRPC on an insecure channel, or REST."""
+    return emulator.scheduler_client(transport)
 
 
 def http_job(
@@ -119,9 +115,16 @@ def emulator() -> Iterator[EmulatorProcess]:
         yield process
 
 
+@pytest.fixture(scope="session", params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> Transport:
+    """Each test that uses the client runs over gRPC and over REST."""
+    name: Transport = request.param
+    return name
+
+
 @pytest.fixture(scope="session")
-def client(emulator: EmulatorProcess) -> Any:
-    return scheduler_client(emulator)
+def client(emulator: EmulatorProcess, transport: Transport) -> Any:
+    return scheduler_client(emulator, transport)
 
 
 @pytest.fixture
@@ -137,8 +140,8 @@ def clock_emulator() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture(scope="module")
-def clock_client(clock_emulator: EmulatorProcess) -> Any:
-    return scheduler_client(clock_emulator)
+def clock_client(clock_emulator: EmulatorProcess, transport: Transport) -> Any:
+    return scheduler_client(clock_emulator, transport)
 
 
 @pytest.fixture

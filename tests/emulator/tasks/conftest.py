@@ -10,6 +10,7 @@ from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from cloudtasks_kit.testing import EmulatorProcess
+from tests.emulator.clients import TRANSPORTS, Transport
 
 PARENT = "projects/test-project/locations/us-central1"
 
@@ -23,9 +24,16 @@ def emulator() -> Iterator[EmulatorProcess]:
         yield process
 
 
+@pytest.fixture(scope="session", params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> Transport:
+    """Each test that uses the client runs over gRPC and over REST."""
+    name: Transport = request.param
+    return name
+
+
 @pytest.fixture(scope="session")
-def client(emulator: EmulatorProcess) -> Any:
-    return emulator.tasks_client()
+def client(emulator: EmulatorProcess, transport: Transport) -> Any:
+    return emulator.tasks_client(transport)
 
 
 QueueFactory = Callable[..., str]

@@ -11,6 +11,7 @@ import pytest
 from google.api_core import exceptions
 
 from cloudtasks_kit.testing import EmulatorProcess
+from tests.emulator.clients import api_error
 from tests.emulator.tasks.conftest import QueueFactory, http_task
 from tests.support import MisbehavingServer, RecordingWorker, Reply, wait_until
 
@@ -228,7 +229,7 @@ def unused_port() -> int:
 
 def test_emulator_keeps_serving_after_bad_requests(client: Any, make_queue: QueueFactory) -> None:
     queue = make_queue()
-    with pytest.raises(exceptions.InvalidArgument):
+    with api_error(exceptions.InvalidArgument):
         client.create_task(parent=queue, task=http_task("not a url"))
     started = time.monotonic()
     assert client.get_queue(name=queue).name == queue

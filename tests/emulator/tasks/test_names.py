@@ -12,6 +12,7 @@ import pytest
 from google.api_core import exceptions
 
 from cloudtasks_kit.testing import EmulatorProcess
+from tests.emulator.clients import Transport, api_error
 from tests.emulator.tasks.conftest import EMULATOR_ARGS, PARENT, QueueFactory, http_task
 from tests.support import RecordingWorker, wait_until
 
@@ -24,8 +25,8 @@ def own_emulator() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture
-def own_client(own_emulator: EmulatorProcess) -> Any:
-    return own_emulator.tasks_client()
+def own_client(own_emulator: EmulatorProcess, transport: Transport) -> Any:
+    return own_emulator.tasks_client(transport)
 
 
 def _advance(emulator: EmulatorProcess, seconds: float) -> None:
@@ -43,7 +44,7 @@ def test_duplicate_name_while_pending(client: Any, make_queue: QueueFactory) -> 
     queue = make_queue(paused=True)
     name = f"{queue}/tasks/dinner-{uuid.uuid4().hex[:6]}"
     client.create_task(parent=queue, task=http_task("http://127.0.0.1:9/x", name=name))
-    with pytest.raises(exceptions.AlreadyExists, match="already exists"):
+    with api_error(exceptions.AlreadyExists, match="already exists"):
         client.create_task(parent=queue, task=http_task("http://127.0.0.1:9/x", name=name))
     assert [t.name for t in client.list_tasks(parent=queue)] == [name]
 
@@ -57,15 +58,15 @@ def test_name_stays_taken_for_the_tombstone_window(
     own_client.create_task(parent=queue, task=http_task(url, name=name))
     recorder.wait_for(path, 1)
     wait_until(lambda: _gone(own_client, name))
-    with pytest.raises(exceptions.NotFound, match="completed recently"):
+    with api_error(exceptions.NotFound, match="completed recently"):
         own_client.get_task(name=name)
-    with pytest.raises(exceptions.AlreadyExists, match="recently"):
+    with api_error(exceptions.AlreadyExists, match="recently"):
         own_client.create_task(parent=queue, task=http_task(url, name=name))
     deleted = f"{queue}/tasks/deleted-one"
     own_client.pause_queue(name=queue)
     own_client.create_task(parent=queue, task=http_task(url, name=deleted))
     own_client.delete_task(name=deleted)
-    with pytest.raises(exceptions.AlreadyExists, match="deleted recently"):
+    with api_error(exceptions.AlreadyExists, match="deleted recently"):
         own_client.create_task(parent=queue, task=http_task(url, name=deleted))
 
     _advance(own_emulator, 3601)
@@ -80,7 +81,7 @@ def test_deleted_queue_name_is_refused_for_a_while(
     queue = f"{PARENT}/queues/reborn-{uuid.uuid4().hex[:8]}"
     own_client.create_queue(parent=PARENT, queue={"name": queue})
     own_client.delete_queue(name=queue)
-    with pytest.raises(exceptions.FailedPrecondition, match="existed too recently"):
+    with api_error(exceptions.FailedPrecondition, match="existed too recently"):
         own_client.create_queue(parent=PARENT, queue={"name": queue})
     _advance(own_emulator, 8 * 86400)
     own_client.create_queue(parent=PARENT, queue={"name": queue})

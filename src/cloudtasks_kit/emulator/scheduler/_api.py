@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import grpc
 from google.cloud import scheduler_v1
+from google.cloud.scheduler_v1.services.cloud_scheduler.transports import (
+    CloudSchedulerRestTransport,
+)
 from google.protobuf import empty_pb2, field_mask_pb2
 
 from ..._protocol import (
@@ -31,8 +33,8 @@ from ..._protocol import (
 from .._clock import Clock
 from .._config import EmulatorConfig
 from .._errors import already_exists, failed_precondition, invalid_argument, not_found
-from .._grpc import MethodTable, generic_handler
 from .._http_target import TargetRules, check_http_target
+from .._methods import MethodTable
 from .._names import location_of, new_resource_id, parse_job_name
 from .._paging import page_of
 from .._stats import Stats
@@ -78,6 +80,11 @@ _MAX_PAGE = 500
 
 
 class CloudSchedulerApi:
+    # What the faces serve (_methods.Api): the gRPC service, and the client whose REST
+    # transport's HTTP rules are the REST routes.
+    service = SERVICE
+    rest_transport = CloudSchedulerRestTransport
+
     def __init__(
         self,
         store: JobStore,
@@ -92,7 +99,8 @@ class CloudSchedulerApi:
         self._stats = stats
         self._config = config
 
-    def handler(self) -> grpc.GenericRpcHandler:
+    def methods(self) -> MethodTable:
+        """What the gRPC and REST faces serve (see ``_server``)."""
         request = scheduler_v1
         methods: MethodTable = {
             "CreateJob": (self.create_job, request.CreateJobRequest.pb(), JobPb),
@@ -108,7 +116,7 @@ class CloudSchedulerApi:
             "ResumeJob": (self.resume_job, request.ResumeJobRequest.pb(), JobPb),
             "RunJob": (self.run_job, request.RunJobRequest.pb(), JobPb),
         }
-        return generic_handler(SERVICE, methods, self._stats)
+        return methods
 
     # -- methods --------------------------------------------------------------------------
 

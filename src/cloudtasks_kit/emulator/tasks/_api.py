@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import grpc
 from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksRestTransport
 from google.protobuf import empty_pb2, field_mask_pb2
 
 from ..._protocol import (
@@ -27,9 +27,9 @@ from .._errors import (
     invalid_argument,
     not_found,
 )
-from .._grpc import MethodTable, generic_handler
 from .._http_attempt import rpc_code_for_http
 from .._http_target import TargetRules, check_http_target
+from .._methods import MethodTable
 from .._names import location_of, new_resource_id, parse_queue_name, parse_task_name
 from .._paging import decode_token, encode_token, page_of, page_size
 from .._stats import Stats
@@ -59,6 +59,11 @@ _MAX_PAGE = 1000
 
 
 class CloudTasksApi:
+    # What the faces serve (_methods.Api): the gRPC service, and the client whose REST
+    # transport's HTTP rules are the REST routes.
+    service = SERVICE
+    rest_transport = CloudTasksRestTransport
+
     def __init__(
         self,
         store: TaskStore,
@@ -79,7 +84,8 @@ class CloudTasksApi:
 
     # -- wiring ---------------------------------------------------------------------------
 
-    def handler(self) -> grpc.GenericRpcHandler:
+    def methods(self) -> MethodTable:
+        """What the gRPC and REST faces serve (see ``_server``)."""
         methods: MethodTable = {
             "CreateQueue": (
                 self.create_queue,
@@ -111,7 +117,7 @@ class CloudTasksApi:
             "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest.pb(), empty_pb2.Empty),
             "RunTask": (self.run_task, tasks_v2.RunTaskRequest.pb(), TaskPb),
         }
-        return generic_handler(SERVICE, methods, self._stats)
+        return methods
 
     def declare_queues(self, declared: tuple[bytes, ...]) -> None:
         """Create or update the queues of ``--config`` (declared state wins)."""
@@ -317,7 +323,7 @@ class CloudTasksApi:
         row = self._store.task(request.name)
         if row is None:
             raise self._missing_task(request.name)
-        return _task_view(row)
+        return _task_view(row, request.response_view)
 
     def list_tasks(self, request: Any) -> Any:
         parent = str(self._queue(request.parent).name)
@@ -326,7 +332,8 @@ class CloudTasksApi:
         rows = self._store.tasks(parent, after, size + 1)
         next_token = encode_token(rows[size - 1].name) if len(rows) > size else ""
         return tasks_v2.ListTasksResponse.pb()(
-            tasks=[_task_view(row) for row in rows[:size]], next_page_token=next_token
+            tasks=[_task_view(row, request.response_view) for row in rows[:size]],
+            next_page_token=next_token,
         )
 
     def delete_task(self, request: Any) -> Any:
@@ -345,7 +352,7 @@ class CloudTasksApi:
             row.due = self._clock.now()
             self._store.reschedule(row.name, row.due)
             self._dispatcher.run_now(row)
-        return _task_view(row)
+        return _task_view(row, request.response_view)
 
     def _missing_task(self, name: str) -> ApiError:
         reason = self._store.tombstone_reason(name, self._clock.now())
@@ -407,8 +414,10 @@ def _fill_queue_defaults(queue: Any) -> None:
         queue.state = _State.RUNNING.value
 
 
-def _task_view(row: TaskRow) -> Any:
+def _task_view(row: TaskRow, view: int) -> Any:
     task = TaskPb.FromString(row.body)
+    # Both views hold the same fields for HTTP tasks (BASIC omits only App Engine bodies).
+    task.view = view or int(tasks_v2.Task.View.BASIC)
     task.schedule_time.FromNanoseconds(int(row.due * 1e9))
     task.dispatch_count = row.dispatch_count
     task.response_count = row.response_count

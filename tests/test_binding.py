@@ -934,7 +934,7 @@ def test_header_models_convert_underscores_of_field_names_only(
 _text = st.text(st.characters(codec="utf-8"), max_size=12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(kitchen=_text, q=_text, tags=st.lists(_text, max_size=3))
 def test_any_text_arrives_as_given_or_is_refused(
     client: TestClient, kitchen: str, q: str, tags: list[str]

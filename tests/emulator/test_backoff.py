@@ -47,7 +47,7 @@ def _reference(
     return min(interval, max_backoff)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     retry_index=st.integers(min_value=0, max_value=60),
     min_backoff=st.floats(min_value=0.01, max_value=100.0),

@@ -283,7 +283,7 @@ _layers = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(route=_layers, call=_layers)
 def test_a_call_layers_over_the_route_by_one_rule(
     route: dict[str, Any], call: dict[str, Any]

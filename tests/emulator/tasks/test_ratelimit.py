@@ -105,7 +105,7 @@ _steps = st.lists(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     rate=st.floats(min_value=0.1, max_value=50.0),
     capacity=st.integers(min_value=0, max_value=10),
@@ -125,8 +125,10 @@ def test_never_more_than_the_burst_plus_the_rate_allows(
             if refund:
                 bucket.refund()
         else:
-            # The wait is exact: a token is there once it has passed, not before.
-            assert bucket.take(now + wait * 0.99) > 0.0
+            # The wait is exact: a token is there once it has passed, not before (unless the
+            # wait is a rounding error's hair, shorter than the clock can tell apart).
+            if wait > 1e-9:
+                assert bucket.take(now + wait * 0.99) > 0.0
             now += wait
             late = bucket.take(now)
             assert late <= 1e-9  # rounding may leave a hair of a token to wait for

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -13,6 +14,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from cloudtasks_kit.testing import BackgroundServer
 from tests.support import RecordingWorker
+
+# Property tests are deterministic (the same examples every run, none stored between runs) and
+# bounded; each test sets its own max_examples.
+settings.register_profile("cloudtasks-kit", deadline=None, derandomize=True, database=None)
+settings.load_profile("cloudtasks-kit")
 
 
 @pytest.fixture(scope="session")

@@ -227,19 +227,27 @@ def test_oidc_hook_with_an_email() -> None:
     )
 
 
+_NEEDS_ONE = r"^an OIDC hook needs token= or service_account_email=$"
+
+
 @pytest.mark.parametrize(
-    "make",
+    ("make", "message"),
     [
-        pytest.param(lambda: oidc_delayed_hook(), id="nothing"),
+        pytest.param(lambda: oidc_delayed_hook(), _NEEDS_ONE, id="nothing"),
         pytest.param(
             lambda: oidc_delayed_hook(tasks_v2.OidcToken(), service_account_email=TASKS_SA),
+            r"^pass either token= or service_account_email=/audience=, not both$",
             id="both",
         ),
-        pytest.param(lambda: oidc_scheduled_hook(audience="https://w"), id="audience-only"),
+        pytest.param(
+            lambda: oidc_scheduled_hook(audience="https://w"), _NEEDS_ONE, id="audience-only"
+        ),
     ],
 )
-def test_oidc_hook_needs_one_way_to_name_the_account(make: Callable[[], object]) -> None:
-    with pytest.raises(TypeError):
+def test_oidc_hook_needs_one_way_to_name_the_account(
+    make: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
         make()
 
 
@@ -290,17 +298,19 @@ def test_deadline_hooks(value: Any, expected: timedelta) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "error"),
+    ("value", "error", "message"),
     [
-        (14.9, ValueError),
-        (1801, ValueError),
-        (timedelta(hours=1), ValueError),
-        (True, TypeError),
-        ("30", TypeError),
+        (14.9, ValueError, r"must be 15 s to 30 min, got 14\.9 s$"),
+        (1801, ValueError, r"must be 15 s to 30 min, got 1801 s$"),
+        (timedelta(hours=1), ValueError, r"must be 15 s to 30 min, got 3600 s$"),
+        (True, TypeError, r"expected seconds or a timedelta, got True$"),
+        ("30", TypeError, r"expected seconds or a timedelta, got '30'$"),
     ],
 )
-def test_deadline_hooks_keep_to_googles_limits(value: Any, error: type[Exception]) -> None:
-    with pytest.raises(error):
+def test_deadline_hooks_keep_to_googles_limits(
+    value: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
         deadline_delayed_hook(value)
-    with pytest.raises(error):
+    with pytest.raises(error, match=message):
         deadline_scheduled_hook(value)

@@ -292,7 +292,8 @@ def _request_key(info: FieldInfo, name: str) -> str:
 def _flat_keys(field: ModelField, source: _Source) -> dict[str, tuple[str, FieldInfo]] | None:
     """For a model FastAPI reads field by field, each field's request key and info; else None."""
     info = field.field_info
-    if source is _Source.BODY or (source is _Source.FORM and getattr(info, "embed", False)):
+    # (FastAPI's Form sets no ``embed``: a model in a form is read field by field, like a query.)
+    if source is _Source.BODY:
         return None
     model = info.annotation
     if get_origin(model) in (Union, UnionType):

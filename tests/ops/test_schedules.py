@@ -140,6 +140,10 @@ def test_create_then_update_prune_and_leave_others_alone(
         assert after.get(rpc, 0) == before.get(rpc, 0), f"the dry run called {rpc}"
 
     assert main(["schedules", "sync", spec, "--prune"]) == 0
+    # The counters that showed no write above do count the writes of the real run.
+    synced = emulator_rpcs(cloudtasks_emulator.http_url)
+    assert synced.get("UpdateJob", 0) == after.get("UpdateJob", 0) + 1
+    assert synced.get("DeleteJob", 0) == after.get("DeleteJob", 0) + 1
     assert client.get_job(name=hourly).schedule == "0 * * * *"
     with pytest.raises(exceptions.NotFound):
         client.get_job(name=f"{parent}/jobs/{PREFIX}retired")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import get_args
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from cloudtasks_kit._errors import ConfigurationError
 from cloudtasks_kit.settings import KitSettings, QueueSettings, load_settings, queue_path
@@ -16,13 +16,34 @@ from tests.settings.conftest import config_error, walk_fields, write
 # --- values ---------------------------------------------------------------------------------------
 
 
+_SECRETISH = re.compile(r"secret|token|password|private_key|api_key|credential", re.I)
+
+
+def _plain_secrets(model: type[BaseModel]) -> list[str]:
+    return [
+        name
+        for name, annotation in walk_fields(model).items()
+        if _SECRETISH.search(name) and SecretStr not in {annotation, *get_args(annotation)}
+    ]
+
+
 def test_secret_like_fields_are_secretstr() -> None:
     # No setting is secret today; this keeps it that way for plain strings: a token, key or
     # password added later must be a SecretStr, so that it never shows in repr() or logs.
-    secretish = re.compile(r"secret|token|password|private_key|api_key|credential", re.I)
-    for name, annotation in walk_fields(KitSettings).items():
-        if secretish.search(name):
-            assert SecretStr in {annotation, *get_args(annotation)}, name
+    assert _plain_secrets(KitSettings) == []
+
+
+def test_the_secret_check_finds_a_plain_secret_wherever_it_is() -> None:
+    class Inner(BaseModel):
+        api_token: str
+        password: SecretStr | None = None
+
+    class Outer(BaseModel):
+        client_secret: str = ""
+        inner: Inner | None = None
+        by_name: dict[str, Inner] = {}
+
+    assert _plain_secrets(Outer) == ["client_secret", "inner.api_token", "by_name.*.api_token"]
 
 
 @pytest.mark.parametrize(

@@ -106,10 +106,11 @@ def merge_options(base: DelayOptions, options: Mapping[str, Any]) -> DelayOption
     }
     if changes.get("countdown") is not None and changes.get("eta") is not None:
         raise TypeError("pass countdown or eta, not both")
-    if changes.get("hooks"):
+    # Given as None, they are reset above; given empty, they add nothing (and drop nothing).
+    if options.get("hooks") is not None:
         # Hooks add to the route's (and earlier .options()'), and run after them, in order.
         changes["hooks"] = (*base.hooks, *changes["hooks"])
-    if changes.get("headers"):
+    if options.get("headers") is not None:
         # Headers merge over the route's; a name given again takes the newer value.
         changes["headers"] = tuple({**dict(base.headers), **dict(changes["headers"])}.items())
     merged = replace(base, **changes)

@@ -387,7 +387,7 @@ def test_bad_job_names(
 
 def test_longest_job_id_and_allowed_characters(client: Any, url: str) -> None:
     for name in (f"{PARENT}/jobs/" + "x" * 500, f"{PARENT}/jobs/A_b-9"):
-        client.create_job(parent=PARENT, job=http_job(url, name=name))
+        assert client.create_job(parent=PARENT, job=http_job(url, name=name)).name == name
         client.delete_job(name=name)
 
 

@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from tests.emulator.tasks.conftest import QueueFactory, http_task
-from tests.support import RecordingWorker, Reply
+import httpx
+import pytest
+from google.cloud import tasks_v2
+
+from cloudtasks_kit.testing import EmulatorProcess
+from tests.emulator.tasks.conftest import EMULATOR_ARGS, PARENT, QueueFactory, http_task
+from tests.support import Received, RecordingWorker, Reply
+
+
+@pytest.fixture(scope="module")
+def own_emulator() -> Iterator[EmulatorProcess]:
+    # Its clock gets advanced, so it must not be the session's shared emulator.
+    with EmulatorProcess(args=EMULATOR_ARGS) as process:
+        yield process
+
+
+def _advance(emulator: EmulatorProcess, seconds: float) -> None:
+    response = httpx.post(
+        f"{emulator.http_url}/admin/clock/advance", json={"seconds": seconds}, timeout=10
+    )
+    response.raise_for_status()
+
+
+def _task_id(received: Received) -> str:
+    return received.headers["x-cloudtasks-taskname"]
+
+
+def _short(task_name: str) -> str:
+    return task_name.rsplit("/", 1)[1]
 
 
 def test_max_dispatches_per_second_spaces_dispatches(
@@ -22,15 +51,57 @@ def test_max_dispatches_per_second_spaces_dispatches(
 
 
 def test_burst_size_lets_a_burst_through_then_limits(
-    client: Any, make_queue: QueueFactory, recorder: RecordingWorker, url: str, path: str
+    own_emulator: EmulatorProcess, recorder: RecordingWorker, url: str, path: str
 ) -> None:
-    queue = make_queue(rate=2, burst=3, paused=True)
-    for _ in range(4):
-        client.create_task(parent=queue, task=http_task(url))
+    # One token a minute: nothing refills while the test runs, only the clock's advance does.
+    client = own_emulator.tasks_client()
+    queue = f"{PARENT}/queues/burst-{uuid.uuid4().hex[:8]}"
+    client.create_queue(
+        parent=PARENT,
+        queue=tasks_v2.Queue(
+            name=queue,
+            rate_limits=tasks_v2.RateLimits(max_dispatches_per_second=1 / 60, max_burst_size=3),
+        ),
+    )
+    client.pause_queue(name=queue)
+    created = [client.create_task(parent=queue, task=http_task(url)).name for _ in range(5)]
     client.resume_queue(name=queue)
-    received = recorder.wait_for(path, 4)
-    # Three go at once from the full bucket; the fourth waits for a token (0.5 s at 2/s).
-    assert received[3].at - received[0].at >= 0.5 * 0.9
+    # The full bucket lets three through at once: a bucket of one would stop at the first.
+    burst = recorder.wait_for(path, 3)
+    # Sent at once, they may arrive in any order.
+    assert sorted(_task_id(r) for r in burst) == sorted(_short(n) for n in created[:3])
+    # The fourth and fifth were never attempted: the dispatcher starts every attempt it has a
+    # token for in one pass, so with a larger bucket they would be counted before any request
+    # of the burst reached the worker.
+    assert [client.get_task(name=n).dispatch_count for n in created[3:]] == [0, 0]
+    # A minute and a half refills one token, not the whole bucket: the fourth goes alone.
+    _advance(own_emulator, 90)
+    fourth = recorder.wait_for(path, 4)[3]
+    assert _task_id(fourth) == _short(created[3])
+    assert client.get_task(name=created[4]).dispatch_count == 0
+    client.delete_queue(name=queue)
+
+
+def test_a_rate_lowered_later_does_not_reach_back_into_idle_time(
+    own_emulator: EmulatorProcess, recorder: RecordingWorker, url: str, path: str
+) -> None:
+    client = own_emulator.tasks_client()
+    queue = f"{PARENT}/queues/slower-{uuid.uuid4().hex[:8]}"
+    limits = tasks_v2.RateLimits(max_dispatches_per_second=1 / 60, max_burst_size=3)
+    client.create_queue(parent=PARENT, queue=tasks_v2.Queue(name=queue, rate_limits=limits))
+    for _ in range(3):
+        client.create_task(parent=queue, task=http_task(url))
+    recorder.wait_for(path, 3)  # the bucket is empty
+    _advance(own_emulator, 200)  # three minutes at one a minute: full again
+    limits.max_dispatches_per_second = 1 / 3600
+    client.update_queue(queue=tasks_v2.Queue(name=queue, rate_limits=limits))
+    later = [client.create_task(parent=queue, task=http_task(url)).name for _ in range(3)]
+    # The three tokens earned before the change are there: had the new rate applied to the
+    # idle time as well, 200 s at one an hour would have earned none.
+    assert sorted(_task_id(r) for r in recorder.wait_for(path, 6)[3:]) == sorted(
+        _short(n) for n in later
+    )
+    client.delete_queue(name=queue)
 
 
 def test_max_concurrent_dispatches_is_never_exceeded(

@@ -142,7 +142,9 @@ class Dispatcher:
                 self._start_runner(runtime)
         else:
             runtime.limits = limits
-            runtime.bucket.reconfigure(limits.max_dispatches_per_second, limits.max_burst_size)
+            runtime.bucket.reconfigure(
+                limits.max_dispatches_per_second, limits.max_burst_size, self._clock.now()
+            )
         runtime.wake.set()
 
     def queue_removed(self, name: str) -> None:

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test lint typecheck pytest fuzz demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The property-based suite of the emulator at length: many random examples per API method
+# (`make test` runs the same suite with a few, the same every time).
+fuzz: $(STAMP)
+	$(BIN)/pytest tests/emulator/test_fuzz.py --hypothesis-profile=fuzz --hypothesis-show-statistics
+
 demo: $(STAMP)
 	$(BIN)/python -m examples.simple.demo
 
@@ -32,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -65,12 +65,15 @@ class Parts:
     stats: Stats
 
 
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
 @pytest.fixture
-async def parts() -> AsyncIterator[Callable[[Sender], Parts]]:
+async def parts() -> AsyncIterator[Callable[[Handler], Parts]]:
     started: list[Parts] = []
     database = Database(None)
 
-    def start(sender: Sender) -> Parts:
+    def start(sender: Handler) -> Parts:
         store, clock, stats = TaskStore(database), Clock(), Stats()
         client = httpx.AsyncClient(transport=httpx.MockTransport(sender))
         signer = TokenSigner("http://issuer.local")
@@ -113,7 +116,7 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 @pytest.mark.parametrize("error", UNEXPECTED, ids=lambda make: type(make()).__name__)
 async def test_an_unexpected_exception_is_a_failed_attempt_that_is_retried(
-    parts: Callable[[Sender], Parts], error: Callable[[], BaseException]
+    parts: Callable[[Handler], Parts], error: Callable[[], BaseException]
 ) -> None:
     sender = Sender([error(), error()])
     emulator = parts(sender)
@@ -132,7 +135,7 @@ async def test_an_unexpected_exception_is_a_failed_attempt_that_is_retried(
 
 
 async def test_the_failed_attempt_is_recorded_in_last_attempt(
-    parts: Callable[[Sender], Parts],
+    parts: Callable[[Handler], Parts],
 ) -> None:
     sender = Sender([RuntimeError("boom")] * 2)
     emulator = parts(sender)
@@ -151,7 +154,7 @@ async def test_the_failed_attempt_is_recorded_in_last_attempt(
     assert task.schedule_time.ToNanoseconds() / 1e9 >= time.time() + 20  # retried, later
 
 
-async def test_the_task_is_given_up_after_max_attempts(parts: Callable[[Sender], Parts]) -> None:
+async def test_the_task_is_given_up_after_max_attempts(parts: Callable[[Handler], Parts]) -> None:
     sender = Sender([KeyError("x")] * 10)
     emulator = parts(sender)
     _queue(emulator.api, max_attempts=3)
@@ -165,7 +168,7 @@ async def test_the_task_is_given_up_after_max_attempts(parts: Callable[[Sender],
 
 
 async def test_a_sender_function_that_raises_is_handled_too(
-    parts: Callable[[Sender], Parts], monkeypatch: pytest.MonkeyPatch
+    parts: Callable[[Handler], Parts], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Not only inside the HTTP client: send_http itself raising (a bug of its own).
     calls: list[float] = []
@@ -185,3 +188,29 @@ async def test_a_sender_function_that_raises_is_handled_too(
     await _until(lambda: emulator.store.task(f"{QUEUE}/tasks/flaky") is None)
     assert len(calls) == 3
     assert emulator.stats.attempts == {"failed": 2, "succeeded": 1}
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "nan", "1e400", "-5"])
+async def test_a_retry_after_that_is_no_delay_falls_back_to_the_backoff(
+    parts: Callable[[Handler], Parts], retry_after: str
+) -> None:
+    # "inf" used to schedule the retry at infinity: never sent, and every GetTask or ListTasks
+    # of the task failed with INTERNAL.
+    answers = [httpx.Response(503, headers={"Retry-After": retry_after}), httpx.Response(200)]
+    times: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        times.append(time.monotonic())
+        return answers.pop(0)
+
+    emulator = parts(answer)
+    _queue(emulator.api, max_attempts=5)
+    name = f"{QUEUE}/tasks/after"
+    _create(emulator.api, "after")
+    await _until(lambda: len(times) == 1)
+    listed = emulator.api.list_tasks(tasks_v2.ListTasksRequest.pb()(parent=QUEUE))
+    assert [task.name for task in listed.tasks] in ([name], [])
+
+    await _until(lambda: emulator.store.task(name) is None)
+    assert len(times) == 2
+    assert times[1] - times[0] < 5

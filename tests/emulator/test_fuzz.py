@@ -41,6 +41,8 @@ UPDATED = [PAUSED, *QUEUES[2:]]
 # Stands for the first path segment of a live task's URL: replaced by a new id per example, so
 # that the recorder tells which example a request belongs to.
 MARKER = "fuzz-marker"
+# Fixed when the module loads: a strategy must draw the same way each time it replays an example.
+_NOW = int(time.time())
 # Status codes that would mean the emulator failed rather than the input: a bug (INTERNAL,
 # UNKNOWN) or a process gone (UNAVAILABLE, DEADLINE_EXCEEDED).
 FAILURES = (
@@ -241,7 +243,7 @@ def task_requests(draw: st.DrawFn, live_port: int) -> Any:
     name = draw(_maybe(_or(ID.map(lambda t: f"{queue}/tasks/{t}"), TEXT)))
     if name is not None:
         task.name = name
-    stamp = draw(_maybe(_or(st.integers(0, int(time.time()) + 86400).map(_stamp), _timestamp())))
+    stamp = draw(_maybe(_or(st.integers(0, _NOW + 86400).map(_stamp), _timestamp())))
     if stamp is not None:
         task.schedule_time.CopyFrom(stamp)
     if (deadline := draw(_maybe(_or(VALID_DURATION, _duration())))) is not None:

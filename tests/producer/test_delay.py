@@ -594,6 +594,24 @@ def _header_hook(name: str, value: str) -> Callable[[tasks_v2.CreateTaskRequest]
             id="route-default-header",
         ),
         pytest.param(
+            lambda: delayer(header_task).delay(x_request_id="a\r\nX-Evil: 1"),
+            InvalidTaskArguments,
+            "x_request_id: header value",
+            id="header-parameter-crlf",
+        ),
+        pytest.param(
+            lambda: delayer(header_task).delay(x_request_id="a\x00"),
+            InvalidTaskArguments,
+            "x_request_id: header value",
+            id="header-parameter-nul",
+        ),
+        pytest.param(
+            lambda: delayer(header_task).delay(x_request_id="r" * 90_000),
+            InvalidTaskArguments,
+            "80 KB",
+            id="header-parameter-over-80kb",
+        ),
+        pytest.param(
             lambda: (
                 delayer(options_task)
                 .options(hooks=[_header_hook("x-from-hook", "a\nb")])

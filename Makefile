@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest mutation demo bench clean
+.PHONY: install test lint typecheck pytest fuzz mutation demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The property-based suite of the emulator at length: many random examples per API method
+# (`make test` runs the same suite with a few, the same every time).
+fuzz: $(STAMP)
+	$(BIN)/pytest tests/emulator/test_fuzz.py --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 # Mutation testing of the binding, options, backoff and rate limit ([tool.mutmut]), from
 # scratch (about 10 minutes on 2 cores); lists the mutants no test killed.

@@ -1,12 +1,14 @@
-"""Fixtures shared across test modules: a recording worker, unique paths, an SDK tracer."""
+"""Fixtures shared across test modules: a recording worker, unique paths, an SDK tracer; and
+the profiles of the property-based tests."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -15,10 +17,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from cloudtasks_kit.testing import BackgroundServer
 from tests.support import RecordingWorker
 
-# Property tests are deterministic (the same examples every run, none stored between runs) and
-# bounded; each test sets its own max_examples.
-settings.register_profile("cloudtasks-kit", deadline=None, derandomize=True, database=None)
-settings.load_profile("cloudtasks-kit")
+# Property-based tests (tests/emulator/test_fuzz.py). "ci", the default, keeps `make test`
+# within minutes: few examples, the same ones every run. "fuzz" (`make fuzz`, or
+# --hypothesis-profile=fuzz) explores: many examples, new ones each run, remembered in
+# .hypothesis/ so that a failure found once is tried first the next time.
+_BASE = settings(
+    deadline=None,  # each example is a few RPCs to a real process: no per-example deadline
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("ci", _BASE, max_examples=40, derandomize=True, database=None)
+settings.register_profile("fuzz", _BASE, max_examples=600)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,12 @@ class Received:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     at: float  # time.time() on arrival
+    # Every header line as it arrived (names as sent, values UTF-8), duplicates included.
+    raw_headers: tuple[tuple[str, str], ...] = ()
+
+    def header_lines(self, name: str) -> list[str]:
+        """The values of every line of header ``name`` (any case) the request carried."""
+        return [value for key, value in self.raw_headers if key.lower() == name.lower()]
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,19 @@ class RecordingWorker:
                 )
             return list(self.received[path])
 
+    def wait_for_prefix(self, prefix: str, timeout: float = 20.0) -> list[Received]:
+        """The requests received so far on paths starting with ``prefix``, once there is one."""
+
+        def found() -> list[Received]:
+            return [
+                r for path, got in self.received.items() if path.startswith(prefix) for r in got
+            ]
+
+        with self._lock:
+            if not self._lock.wait_for(found, timeout):
+                raise AssertionError(f"no request on {prefix}* within {timeout}s")
+            return found()
+
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
         body = await request.body()
@@ -94,6 +113,10 @@ class RecordingWorker:
                     {k.lower(): v for k, v in request.headers.items()},
                     body,
                     time.time(),
+                    tuple(
+                        (key.decode("latin-1"), value.decode("utf-8", "replace"))
+                        for key, value in request.headers.raw
+                    ),
                 )
             )
             self.in_flight[path] += 1

@@ -10,6 +10,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, Header
 from google.cloud import scheduler_v1, tasks_v2
 from google.protobuf import duration_pb2
+from opentelemetry import trace
 
 from cloudtasks_kit import (
     DelayedRoute,
@@ -314,3 +315,19 @@ def test_deadline_hooks_keep_to_googles_limits(
         deadline_delayed_hook(value)
     with pytest.raises(error, match=message):
         deadline_scheduled_hook(value)
+
+
+def test_trace_propagation_replaces_a_traceparent_in_any_case(spans: Any) -> None:
+    # Header names are case-insensitive: a caller's "Traceparent" and the hook's "traceparent"
+    # would be one header twice, which the kit refuses before the RPC.
+    request = tasks_v2.CreateTaskRequest(
+        task=tasks_v2.Task(http_request=tasks_v2.HttpRequest(headers={"Traceparent": "00-old"}))
+    )
+    with trace.get_tracer("test").start_as_current_span("enqueue"):
+        hooked = trace_propagation_hook(request)
+
+    [(name, value)] = [
+        (k, v) for k, v in hooked.task.http_request.headers.items() if k.lower() == "traceparent"
+    ]
+    assert name == "traceparent"
+    assert value != "00-old"

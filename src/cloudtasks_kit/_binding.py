@@ -27,6 +27,7 @@ from starlette.convertors import PathConvertor
 
 from ._errors import InvalidTaskArguments, RouteNotDelayable
 from ._marks import is_worker_dependency
+from ._protocol import HEADER_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -211,7 +212,9 @@ class RouteBinder:
                 (query if param.source is _Source.QUERY else form).extend(pairs)
             elif param.source is _Source.HEADER:
                 for key, text in ((k.lower(), t) for k, t in pairs):
-                    if key in headers:
+                    if not HEADER_NAME.fullmatch(key):
+                        errors.append(f"{name}: {key!r} cannot be the name of a header")
+                    elif key in headers:
                         errors.append(f"{name}: a task sends each header once; got several values")
                     # Clients encode headers as ASCII and servers strip surrounding spaces.
                     elif not (text.isascii() and text.isprintable() and text == text.strip()):

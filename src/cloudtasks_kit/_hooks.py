@@ -193,5 +193,8 @@ def trace_propagation_hook(request: tasks_v2.CreateTaskRequest) -> tasks_v2.Crea
     if carrier:
         headers = request.task.http_request.headers
         for key, value in carrier.items():
+            # Header names are case-insensitive: the propagator's value replaces any spelling.
+            for known in [known for known in headers if known.lower() == key.lower()]:
+                del headers[known]
             headers[key] = value
     return request

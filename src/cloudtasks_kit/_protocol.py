@@ -10,6 +10,8 @@ in ``google/cloud/tasks_v2/types`` and ``google/cloud/scheduler_v1/types``, and
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
@@ -43,15 +45,153 @@ SCHEDULER_USER_AGENT: Final = "Google-Cloud-Scheduler"
 #: ``HttpTarget.headers``: a job with a body and no ``Content-Type`` gets this one.
 SCHEDULER_CONTENT_TYPE: Final = "application/octet-stream"
 
-# --- what an attempt carries that is not the task's own -----------------------------------------
+# --- what happens to the headers a caller gives a task or a job ---------------------------------
+
+#: ``HttpRequest.headers`` and ``HttpTarget.headers``: "The size of the headers must be less than
+#: 80KB." How Google counts is not documented; here (believed) as on the wire: each name and
+#: value in UTF-8 plus ": " and CRLF.
+MAX_HEADERS_SIZE: Final = 80 * 1024
+#: A header name is an RFC 9110 token.
+HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Control characters a header value cannot carry (RFC 9110 allows HTAB, nothing else below
+#: SP, and no DEL): CR/LF would split the request, NUL makes it unsendable.
+_VALUE_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL_NAMES = {"\r": "CR", "\n": "LF", "\x00": "NUL"}
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRules:
+    """What a service does with the headers a caller gives (``HttpRequest.headers`` of a task,
+    ``HttpTarget.headers`` of a job), as its reference lists them.
+
+    Names match case-insensitively; lower-case here.
+    """
+
+    #: The ``User-Agent`` every request carries, whatever the caller set.
+    user_agent: str
+    #: Headers the service computes or sets itself: a caller's value never reaches the worker.
+    replaced: frozenset[str]
+    #: Prefixes of headers for Google's use only: a caller's are dropped.
+    reserved_prefixes: tuple[str, ...]
+    #: Set when a body comes without a ``Content-Type`` (Cloud Scheduler does, Cloud Tasks not).
+    default_content_type: str | None = None
+
+    def keeps(self, name: str) -> bool:
+        """Whether a caller's header of this name reaches the worker."""
+        lower = name.lower()
+        return lower not in self.replaced and not lower.startswith(self.reserved_prefixes)
+
 
 #: ``HttpRequest.headers``: "Host: This will be computed by Cloud Tasks", "Content-Length: This
-#: will be computed", "User-Agent: This will be set to Google-Cloud-Tasks"; and with an
-#: ``oidc_token`` / ``oauth_token`` the token is sent as ``Authorization``. Lower-case.
-ATTEMPT_ADDED_HEADERS: Final = frozenset({"host", "content-length", "user-agent", "authorization"})
-#: ``X-CloudTasks-*`` are set by the service on each attempt; ``X-Google-*`` and
-#: ``X-AppEngine-*`` are "Google use only". Lower-case.
-ATTEMPT_ADDED_PREFIXES: Final = ("x-cloudtasks-", "x-google-", "x-appengine-")
+#: will be computed", "User-Agent: This will be set to Google-Cloud-Tasks", "X-Google-*: Google
+#: use only", "X-AppEngine-*: Google use only". The ``X-CloudTasks-*`` headers are set by the
+#: service on each attempt (SEMANTICS.md): a caller's values for them are dropped as well.
+TASK_HEADER_RULES: Final = HeaderRules(
+    user_agent=TASKS_USER_AGENT,
+    replaced=frozenset({"host", "content-length", "user-agent"}),
+    reserved_prefixes=("x-google-", "x-appengine-", "x-cloudtasks-"),
+)
+#: ``HttpTarget.headers`` of Cloud Scheduler: Host, Content-Length and User-Agent as above,
+#: "X-Google-*" and "X-AppEngine-*" for "Google internal use only", and ``X-CloudScheduler``
+#: ("set to true"), ``-JobName`` and ``-ScheduleTime`` set by the service; a body without
+#: ``Content-Type`` gets ``application/octet-stream``.
+JOB_HEADER_RULES: Final = HeaderRules(
+    user_agent=SCHEDULER_USER_AGENT,
+    replaced=frozenset(
+        {
+            "host",
+            "content-length",
+            "user-agent",
+            SCHEDULER.lower(),
+            SCHEDULER_JOB_NAME.lower(),
+            SCHEDULER_SCHEDULE_TIME.lower(),
+        }
+    ),
+    reserved_prefixes=("x-google-", "x-appengine-"),
+    default_content_type=SCHEDULER_CONTENT_TYPE,
+)
+
+
+def apply_header_rules(
+    headers: Mapping[str, str],
+    rules: HeaderRules,
+    *,
+    body: bool = False,
+    token: bool = False,
+    service: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The headers a request carries, from the caller's ``headers`` under ``rules``.
+
+    Dropped: what the service computes, replaces or reserves, the caller's ``Authorization``
+    when the request carries a token (``token``: the token's header is *the* Authorization
+    header), and any header the ``service`` itself sets on this attempt. Then ``User-Agent``,
+    the default ``Content-Type`` when there is a ``body`` without one, and the ``service``
+    headers are added. Names match case-insensitively and each header appears once (the first
+    of the caller's spellings wins; the service's own spelling replaces any of them).
+    """
+    taken = {name.lower() for name in service or ()}
+    if token:
+        taken.add("authorization")
+    result: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in seen or lower in taken or not rules.keeps(name):
+            continue
+        seen.add(lower)
+        result[name] = value
+    result["User-Agent"] = rules.user_agent
+    if rules.default_content_type is not None and body and "content-type" not in seen:
+        result["Content-Type"] = rules.default_content_type
+    result.update(service or {})
+    return result
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why one header cannot be sent as given (a name that is not a token, a control character
+    such as CR, LF or NUL in the value), or ``None``."""
+    if not HEADER_NAME.fullmatch(name):
+        return f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+    found = _VALUE_CONTROL.search(value)
+    if found is not None:
+        char = found.group()
+        shown = _CONTROL_NAMES.get(char, f"U+{ord(char):04X}")
+        return f"header {name!r}: its value holds the control character {shown}"
+    return None
+
+
+def headers_size(headers: Mapping[str, str]) -> int:
+    """The size of ``headers`` as :data:`MAX_HEADERS_SIZE` counts it."""
+    return sum(len(name.encode()) + len(value.encode()) + 4 for name, value in headers.items())
+
+
+def header_problems(headers: Mapping[str, str]) -> list[str]:
+    """Everything that keeps ``headers`` from being sent as given, one line each: a bad name or
+    value (:func:`header_problem`), one header under two spellings, the total over Google's
+    limit. Empty when they are fine."""
+    problems = [p for name, value in headers.items() if (p := header_problem(name, value))]
+    first: dict[str, str] = {}
+    for name in headers:
+        known = first.setdefault(name.lower(), name)
+        if known != name:
+            problems.append(
+                f"headers {known!r} and {name!r} are one header (names are case-insensitive); "
+                "give it once, several values joined by commas"
+            )
+    size = headers_size(headers)
+    if size >= MAX_HEADERS_SIZE:
+        problems.append(
+            f"the headers take {size} bytes; Google allows less than 80 KB ({MAX_HEADERS_SIZE})"
+        )
+    return problems
+
+
+# --- what an attempt carries that is not the task's own -----------------------------------------
+
+#: What the service sets on an attempt (:data:`TASK_HEADER_RULES`), and with an ``oidc_token``
+#: / ``oauth_token`` the ``Authorization`` header. Lower-case.
+ATTEMPT_ADDED_HEADERS: Final = TASK_HEADER_RULES.replaced | {"authorization"}
+ATTEMPT_ADDED_PREFIXES: Final = TASK_HEADER_RULES.reserved_prefixes
 #: How long Cloud Tasks keeps a task, dispatched or not, paused queue or not: v2beta3's
 #: ``Queue.task_ttl`` says "Queues created by Cloud Tasks have a default task_ttl of 31 days"
 #: (settable there from 10 days to 10 years); the v2 API has no field for it.
@@ -79,6 +219,14 @@ DEAD_LETTER_HEADERS: Final = (
 
 # --- ids and resource names ---------------------------------------------------------------------
 
+#: ``Queue.name`` and ``Job.name``: PROJECT_ID "can contain letters ([A-Za-z]), numbers ([0-9]),
+#: hyphens (-), colons (:), or periods (.)": domain-scoped ids ("example.com:my-project") and
+#: project numbers ("123456789012"), which Google APIs take wherever a project id goes, too.
+PROJECT_ID: Final = re.compile(r"[A-Za-z0-9.:-]+")
+#: LOCATION_ID "is the canonical ID for the queue's location" (``us-central1``): letters, digits
+#: and hyphens. Google's list of locations is not known here, so no location is refused for
+#: not being on it.
+LOCATION_ID: Final = re.compile(r"[A-Za-z0-9-]+")
 #: ``Queue.name``: QUEUE_ID "can contain letters ([A-Za-z]), numbers ([0-9]), or hyphens (-).
 #: The maximum length is 100 characters."
 QUEUE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,100}")
@@ -90,14 +238,14 @@ TASK_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,500}")
 JOB_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,500}")
 #: What a job id may start with: the characters of a job id, any number of them.
 JOB_ID_CHARACTERS: Final = re.compile(r"[A-Za-z0-9_-]*")
-#: A full queue path whose project and location are single path segments.
-QUEUE_PATH: Final = re.compile(
-    r"projects/([^/\s]+)/locations/([^/\s]+)/queues/([A-Za-z0-9-]{1,100})"
+#: ``projects/PROJECT_ID/locations/LOCATION_ID``, the parent of queues and jobs.
+LOCATION_PATH: Final = re.compile(
+    rf"projects/(?P<project>{PROJECT_ID.pattern})/locations/(?P<location>{LOCATION_ID.pattern})"
 )
-#: A project or location id as it stands in a resource path (``projects/P/locations/L``): one
-#: segment, no '/' and no space, as in :data:`QUEUE_PATH`. Looser than Google's rules for the
-#: ids themselves, which the API enforces; enough that a path built from it cannot shift.
-RESOURCE_SEGMENT: Final = re.compile(r"[^/\s]+")
+#: A full queue path: ``projects/PROJECT_ID/locations/LOCATION_ID/queues/QUEUE_ID``.
+QUEUE_PATH: Final = re.compile(rf"{LOCATION_PATH.pattern}/queues/(?P<queue>{QUEUE_ID.pattern})")
+#: A full job path: ``projects/PROJECT_ID/locations/LOCATION_ID/jobs/JOB_ID``.
+JOB_PATH: Final = re.compile(rf"{LOCATION_PATH.pattern}/jobs/(?P<job>{JOB_ID.pattern})")
 
 # --- limits -------------------------------------------------------------------------------------
 

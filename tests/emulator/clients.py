@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import grpc
 import pytest
 from google.api_core import exceptions
+from google.protobuf import json_format
 
 Transport = Literal["grpc", "rest"]
 TRANSPORTS: list[Transport] = ["grpc", "rest"]
@@ -57,3 +59,33 @@ def status_of(error: exceptions.GoogleAPICallError) -> grpc.StatusCode:
         return code
     assert error.grpc_status_code is not None, error
     return error.grpc_status_code
+
+
+@dataclass
+class Refusal:
+    """What :func:`invalid_argument` saw: the error's message, and where it was refused."""
+
+    message: str = ""
+    #: Over REST, by the client's own ``json_format``: proto3 JSON cannot hold the value (a
+    #: timestamp past the year 9999, a Duration past 10,000 years), so nothing was sent.
+    client_side: bool = False
+
+    def names(self, field: str) -> bool:
+        """The message names ``field`` (json_format names only its last part)."""
+        return (field.rsplit(".", 1)[-1] if self.client_side else field) in self.message
+
+
+@contextlib.contextmanager
+def invalid_argument(transport: str) -> Iterator[Refusal]:
+    """The call is refused as INVALID_ARGUMENT, over either transport; over REST a value proto3
+    JSON cannot hold is refused by the client before anything is sent, which counts too."""
+    refusal = Refusal()
+    with pytest.raises((json_format.SerializeToJsonError, exceptions.GoogleAPICallError)) as info:
+        yield refusal
+    error = info.value
+    if isinstance(error, json_format.SerializeToJsonError):
+        assert transport == "rest", error
+        refusal.message, refusal.client_side = str(error), True
+    else:
+        assert status_of(error) == grpc.StatusCode.INVALID_ARGUMENT, error
+        refusal.message = str(error.message)

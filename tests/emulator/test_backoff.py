@@ -93,3 +93,19 @@ def test_duration_counts_from_the_first_attempt(
     max_retry_duration: float, now: float, spent: bool
 ) -> None:
     assert retry_duration_spent(max_retry_duration, first_attempt=1000.0, now=now) is spent
+
+
+@pytest.mark.parametrize(
+    ("retry_index", "doublings"),
+    [(5000, 2**31 - 1), (5000, 2000), (2**31 - 1, 16), (2**31 - 1, 2**31 - 1)],
+)
+def test_any_attempt_count_and_doubling_count_gives_a_delay(
+    retry_index: int, doublings: int
+) -> None:
+    # A queue with max_attempts -1 retries for ever and max_doublings is any int32: the delay
+    # is max_backoff, never an OverflowError that leaves the task between two attempts.
+    for min_backoff, max_backoff in [(0.1, 3600.0), (3e11, 3.15e11)]:
+        delay = retry_delay(
+            retry_index, min_backoff=min_backoff, max_backoff=max_backoff, max_doublings=doublings
+        )
+        assert delay == max_backoff

@@ -441,6 +441,16 @@ def test_eta_replaces_a_default_countdown(worker_url: str) -> None:
     assert result.schedule_time == eta
 
 
+def test_a_header_given_again_in_another_case_replaces_it(
+    worker_url: str, cloudtasks_emulator: EmulatorProcess
+) -> None:
+    # The route's default header "x-extra", the call's "X-Extra": one header, the call's.
+    result = delayer(defaults_task).options(headers={"X-Extra": "call"}).delay(n=9)
+
+    headers = get_task(cloudtasks_emulator, result.name).http_request.headers
+    assert [(k, v) for k, v in headers.items() if k.lower() == "x-extra"] == [("X-Extra", "call")]
+
+
 def test_unknown_option_names_fail_at_once() -> None:
     with pytest.raises(TypeError, match="countdwn"):
         delayer(options_task).options(countdwn=5)  # type: ignore[call-arg]
@@ -451,6 +461,14 @@ def test_unknown_option_names_fail_at_once() -> None:
 # --- bad input never reaches the emulator ---------------------------------------------------------
 
 NAIVE = datetime(2030, 1, 1, 12, 0)
+
+
+def _header_hook(name: str, value: str) -> Callable[[tasks_v2.CreateTaskRequest], Any]:
+    def hook(request: tasks_v2.CreateTaskRequest) -> tasks_v2.CreateTaskRequest:
+        request.task.http_request.headers[name] = value
+        return request
+
+    return hook
 
 
 @pytest.mark.parametrize(
@@ -535,6 +553,105 @@ NAIVE = datetime(2030, 1, 1, 12, 0)
             TypeError,
             "hooks",
             id="bad-hook",
+        ),
+        # Header values that end up in the task: refused before any RPC, naming the header.
+        # CR/LF used to reach Cloud Tasks (which refused them), NUL made a task that could
+        # never be delivered.
+        pytest.param(
+            lambda: delayer(options_task).options(headers={"x-extra": "a\r\nX-Evil: 1"}),
+            ValueError,
+            "'x-extra': its value holds the control character CR",
+            id="options-header-crlf",
+        ),
+        pytest.param(
+            lambda: delayer(options_task).options(headers={"x-extra": "a\x00b"}),
+            ValueError,
+            "'x-extra': its value holds the control character NUL",
+            id="options-header-nul",
+        ),
+        pytest.param(
+            lambda: delayer(options_task).options(headers={"x extra": "a"}),
+            ValueError,
+            "'x extra' is not a header name",
+            id="options-header-name",
+        ),
+        pytest.param(
+            lambda: delayer(options_task).options(headers={"x-big": "a" * 81920}),
+            ValueError,
+            "80 KB",
+            id="options-headers-over-80kb",
+        ),
+        pytest.param(
+            lambda: delayer(options_task).options(headers={"X-A": "1", "x-a": "2"}),
+            ValueError,
+            "one header",
+            id="options-header-twice",
+        ),
+        pytest.param(
+            lambda: task_default_options(headers={"x-extra": "\n"}),
+            ValueError,
+            "LF",
+            id="route-default-header",
+        ),
+        pytest.param(
+            lambda: delayer(header_task).delay(x_request_id="a\r\nX-Evil: 1"),
+            InvalidTaskArguments,
+            "x_request_id: header value",
+            id="header-parameter-crlf",
+        ),
+        pytest.param(
+            lambda: delayer(header_task).delay(x_request_id="a\x00"),
+            InvalidTaskArguments,
+            "x_request_id: header value",
+            id="header-parameter-nul",
+        ),
+        pytest.param(
+            lambda: delayer(header_task).delay(x_request_id="r" * 90_000),
+            InvalidTaskArguments,
+            "80 KB",
+            id="header-parameter-over-80kb",
+        ),
+        pytest.param(
+            lambda: (
+                delayer(options_task)
+                .options(hooks=[_header_hook("x-from-hook", "a\nb")])
+                .delay(n=1)
+            ),
+            InvalidTaskArguments,
+            "'x-from-hook': its value holds the control character LF",
+            id="hook-header-lf",
+        ),
+        pytest.param(
+            lambda: (
+                delayer(options_task)
+                .options(hooks=[_header_hook("x-from-hook", "\x00")])
+                .delay(n=1)
+            ),
+            InvalidTaskArguments,
+            "NUL",
+            id="hook-header-nul",
+        ),
+        pytest.param(
+            lambda: (
+                delayer(options_task)
+                .options(
+                    headers={"x-extra": "a" * 50_000}, hooks=[_header_hook("x-b", "b" * 40_000)]
+                )
+                .delay(n=1)
+            ),
+            InvalidTaskArguments,
+            "80 KB",
+            id="headers-over-80kb-after-hooks",
+        ),
+        pytest.param(
+            lambda: (
+                delayer(options_task)
+                .options(hooks=[_header_hook("X-EXTRA", "2")])
+                .delay(n=1, x_extra="1")
+            ),
+            InvalidTaskArguments,
+            "one header",
+            id="hook-header-twice",
         ),
         pytest.param(
             lambda: delayer(options_task).options(queue="not a queue").delay(n=1),

@@ -13,6 +13,7 @@ import pytest
 from dependency_injector import providers
 from fastapi import APIRouter, FastAPI, Header, Query
 from google.api_core import exceptions
+from google.cloud import scheduler_v1
 from pydantic import BaseModel
 
 from cloudtasks_kit import (
@@ -20,6 +21,7 @@ from cloudtasks_kit import (
     Container,
     InvalidTaskArguments,
     JobRetry,
+    JobScheduler,
     ScheduledRoute,
     load_settings,
     scheduled_job,
@@ -190,6 +192,22 @@ def test_bad_arguments_fail_before_any_rpc(
         assert after.get(rpc, 0) == before.get(rpc, 0)
 
 
+def test_bad_headers_from_hooks_fail_before_any_rpc(
+    cloudtasks_container: Any, cloudtasks_emulator: EmulatorProcess
+) -> None:
+    def hook(request: scheduler_v1.CreateJobRequest) -> scheduler_v1.CreateJobRequest:
+        request.job.http_target.headers["x-tenant"] = "a\r\nX-Evil: 1"
+        return request
+
+    before = emulator_rpcs(cloudtasks_emulator.http_url)
+    job = scheduled_job(cook, name="hooked", schedule="0 7 * * *", hooks=[hook])
+    with pytest.raises(InvalidTaskArguments, match="'x-tenant': its value holds"):
+        job.schedule(kitchen="x", recipe=Recipe(ingredients=["x"]))
+    after = emulator_rpcs(cloudtasks_emulator.http_url)
+    for rpc in ("GetJob", "CreateJob", "UpdateJob"):
+        assert after.get(rpc, 0) == before.get(rpc, 0)
+
+
 def test_scheduled_job_refuses_other_functions() -> None:
     def plain() -> None: ...
 
@@ -261,3 +279,15 @@ async def test_awaitable_forms(cloudtasks_container: Any) -> None:
     [received] = await asyncio.to_thread(inbox.wait_for, "berlin")
     assert received["recipe"] == ["eggs"]
     assert await job.adelete() is True
+
+
+@pytest.mark.parametrize(
+    ("project", "location"),
+    [("TestProject", "TestLocation"), ("123456789012", "us-central1"), ("a.com:p", "eu-1")],
+)
+def test_job_names_under_every_documented_project_id(
+    tmp_path: Path, project: str, location: str
+) -> None:
+    settings = load_settings(config_dir=tmp_path, project=project, location=location)
+    scheduler = JobScheduler(settings, client=None, hooks=())
+    assert scheduler.job_name("x") == f"projects/{project}/locations/{location}/jobs/x"

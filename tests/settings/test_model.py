@@ -256,3 +256,56 @@ def test_the_default_queue_cannot_be_a_dead_letter_queue(default: str) -> None:
     )
     assert "default_queue (from load_settings() argument 'default_queue')" in message
     assert "is a dead-letter queue: it is kept paused" in message
+
+
+# --- resource names as Google documents them ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("project", "location"),
+    [
+        ("TestProject", "TestLocation"),  # aertje's emulator's test suite
+        ("123456789012", "us-central1"),  # a project number, wherever a project id goes
+        ("example.com:my-project", "europe-west1"),  # a domain-scoped project id
+    ],
+)
+def test_project_and_location_ids_as_documented(project: str, location: str) -> None:
+    settings = load_settings(project=project, location=location, scheduler_location=location)
+    path = f"projects/{project}/locations/{location}/queues/q"
+
+    assert settings.queue_path("q") == path
+    assert queue_path(project, location, "q") == path
+    assert load_settings(default_queue=path).queue_path(None) == path
+    assert settings.queue_settings(path) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("project", "my_project"),
+        ("project", "my project"),
+        ("location", "us_central1"),
+        ("location", "us.central1"),
+        ("scheduler_location", "a/b"),
+    ],
+)
+def test_ids_outside_the_documented_characters_are_refused(field: str, value: str) -> None:
+    assert f"{field} (from load_settings() argument '{field}')" in config_error(**{field: value})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "projects/my_project/locations/l/queues/q",
+        "projects/p/locations/us_central1/queues/q",
+        "projects/p/locations/l/queues/q_1",
+    ],
+)
+def test_default_queue_paths_outside_the_documented_forms_are_refused(path: str) -> None:
+    assert "default_queue" in config_error(default_queue=path)
+
+
+def test_module_queue_path_checks_each_id() -> None:
+    for parts, field in [(("p_1", "l", "q"), "project"), (("p", "l.1", "q"), "location")]:
+        with pytest.raises(ValueError, match=field):
+            queue_path(*parts)

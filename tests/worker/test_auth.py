@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloudtasks_kit import Container, ContainerNotWired, DelayedRoute
+from cloudtasks_kit import ConfigurationError, Container, ContainerNotWired, DelayedRoute
 from cloudtasks_kit.emulator._store import Database
 from cloudtasks_kit.settings import KitSettings, load_settings
 from cloudtasks_kit.testing import BackgroundServer, EmulatorProcess
@@ -103,10 +103,13 @@ class RecordStatus:
         await self.app(scope, receive, watch)
 
 
-def _settings(tmp_path: Path, issuer: str, **auth: Any) -> KitSettings:
+def _settings(
+    tmp_path: Path, issuer: str, base_url: str = "http://worker.local", **auth: Any
+) -> KitSettings:
     return load_settings(
         env="dev",
         config_dir=tmp_path,
+        base_url=base_url,
         auth={"issuer": issuer, "allowed_emails": [ACCOUNT], **auth},
     )
 
@@ -128,8 +131,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     with EmulatorProcess(data=directory / "state.db") as emulator:
         [served] = httpx.get(f"{emulator.http_url}/oauth2/v3/certs").json()["keys"]
         assert served["n"] == _jwk(key, "")["n"], "the emulator did not use the seeded key"
-        settings = _settings(directory, emulator.http_url)
-        audience_settings = _settings(directory, emulator.http_url, audience=CONFIGURED_AUDIENCE)
+        app = FastAPI()
+        # Bound before the routes exist: the worker's URL is its configured base URL.
+        worker = BackgroundServer(app)
+        settings = _settings(directory, emulator.http_url, worker.url)
+        audience_settings = _settings(
+            directory, emulator.http_url, worker.url, audience=CONFIGURED_AUDIENCE
+        )
         statuses = Inbox()
         router = APIRouter(route_class=DelayedRoute)
 
@@ -143,8 +151,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         def audience(case: str) -> None:
             inbox.put(case, None)
 
-        app = FastAPI()
+        prefixed = APIRouter(route_class=DelayedRoute, prefix="/v1/prefixed")
+
+        @prefixed.post("/{case}")
+        def under_a_prefix(
+            case: str, caller: Annotated[TaskCaller | None, Depends(oidc_verifier(settings))]
+        ) -> None:
+            inbox.put(case, caller)
+
         app.include_router(router)
+        app.include_router(prefixed)
         app.add_middleware(RecordStatus, statuses=statuses)
         client = emulator.tasks_client()
         queue = f"{PARENT}/queues/auth-{uuid.uuid4().hex[:8]}"
@@ -152,7 +168,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         client.create_queue(
             parent=PARENT, queue={"name": queue, "retry_config": {"max_attempts": 1}}
         )
-        with BackgroundServer(app) as worker:
+        with worker:
             yield Setup(emulator, worker.url, key, served["kid"], client, queue, statuses)
 
 
@@ -224,6 +240,101 @@ def test_emulator_tasks_that_must_be_refused(
 
     assert _dispatch(setup, f"/guarded/{case}", oidc) == status
     assert inbox.get(case) == []
+
+
+# --- the audience comes from configuration, never from the request's Host ----------------------
+
+STAGING = "http://staging.example"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Host": "staging.example"}, id="host"),
+        pytest.param(
+            {"X-Forwarded-Host": "staging.example", "X-Forwarded-Proto": "http"},
+            id="x-forwarded",
+        ),
+        pytest.param(
+            {"Host": "staging.example", "X-Forwarded-Proto": "http", "Forwarded": "host=staging"},
+            id="all-of-them",
+        ),
+    ],
+)
+def test_a_token_for_another_deployment_is_refused_whatever_host_it_claims(
+    setup: Setup, headers: dict[str, str]
+) -> None:
+    # A token Google minted for staging's URL, replayed here with staging's host.
+    case = uuid.uuid4().hex[:8]
+    path = f"/guarded/{case}"
+    token = setup.craft(aud=STAGING + path)
+
+    response = httpx.post(
+        setup.worker_url + path, headers={"Authorization": f"Bearer {token}", **headers}
+    )
+
+    assert response.status_code == 403, response.text
+    assert setup.worker_url + path in response.json()["detail"]
+    assert inbox.get(case) == []
+
+
+def test_a_token_for_the_configured_url_is_accepted_whatever_host_arrives(setup: Setup) -> None:
+    # Behind a proxy the worker may see an internal Host: the configured base URL decides.
+    case = uuid.uuid4().hex[:8]
+    path = f"/guarded/{case}?page=2"
+    token = setup.craft(aud=setup.worker_url + path)
+
+    response = httpx.post(
+        setup.worker_url + path,
+        headers={"Authorization": f"Bearer {token}", "Host": "internal.svc.cluster.local"},
+    )
+
+    assert response.status_code == 200, response.text
+    [caller] = inbox.get(case)
+    assert caller.audience == setup.worker_url + path
+
+
+def test_the_audience_carries_the_routes_prefix_as_task_urls_do(setup: Setup) -> None:
+    case = uuid.uuid4().hex[:8]
+    path = f"/v1/prefixed/{case}"
+    assert _dispatch(setup, path, tasks_v2.OidcToken(service_account_email=ACCOUNT)) == 200
+    [caller] = inbox.get(case)
+    assert caller.audience == setup.worker_url + path
+
+    unprefixed = setup.craft(aud=f"{setup.worker_url}/{case}")
+    response = httpx.post(
+        setup.worker_url + path, headers={"Authorization": f"Bearer {unprefixed}"}
+    )
+    assert response.status_code == 403
+
+
+def test_a_queues_own_base_url_is_an_audience_too(setup: Setup, tmp_path: Path) -> None:
+    settings = load_settings(
+        env="dev",
+        config_dir=tmp_path,
+        base_url="http://worker.local",
+        queues={"remote": {"id": "remote", "base_url": "http://other.local"}},
+        auth={"issuer": setup.emulator.http_url, "allowed_emails": [ACCOUNT]},
+    )
+    client = TestClient(_app_with(oidc_verifier(settings)), base_url="http://third.local")
+    for audience, status in [
+        ("http://worker.local/task", 200),
+        ("http://other.local/task", 200),
+        ("http://third.local/task", 403),
+    ]:
+        token = setup.craft(aud=audience)
+        response = client.post("/task", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == status, (audience, response.text)
+
+
+def test_checks_on_without_an_audience_or_a_base_url_fail_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"base_url .* auth\.audience"):
+        oidc_verifier(load_settings(env="dev", config_dir=tmp_path, base_url=None))
+    assert oidc_verifier(
+        load_settings(
+            env="dev", config_dir=tmp_path, base_url=None, auth={"audience": "https://a.example"}
+        )
+    )
 
 
 # --- the matrix: crafted tokens sent straight to the worker ------------------------------------
@@ -324,7 +435,10 @@ def _app_with(dependency: Any) -> FastAPI:
 def test_a_rejected_call_is_logged_with_its_task_name(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    verifier = oidc_verifier(load_settings(env="test", config_dir=tmp_path, auth={"enabled": True}))
+    settings = load_settings(
+        env="test", config_dir=tmp_path, base_url="http://worker.local", auth={"enabled": True}
+    )
+    verifier = oidc_verifier(settings)
     headers = {"X-CloudTasks-TaskName": "order-7"}
 
     with caplog.at_level(logging.WARNING, logger="cloudtasks_kit.auth"):
@@ -558,3 +672,22 @@ async def test_a_token_seen_before_is_not_decoded_again(
     token = issuer.token("a")
     assert [await _status(verifier, token) for _ in range(3)] == [200, 200, 200]
     assert len(decoded) == 1
+
+
+@pytest.mark.parametrize("sent_path", ["/task", "/api/task"], ids=["prefix-stripped", "kept"])
+async def test_behind_a_proxy_that_serves_the_app_under_a_prefix(
+    setup: Setup, tmp_path: Path, sent_path: str
+) -> None:
+    # The public URL is https://public.example/api/task; the app runs with root_path=/api, and
+    # the proxy strips the prefix or not. Either way the audience is the configured URL.
+    settings = _settings(tmp_path, setup.emulator.http_url, "https://public.example/api")
+    transport = httpx.ASGITransport(app=_app_with(oidc_verifier(settings)), root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.7:8080") as client:
+        for audience, status in [
+            ("https://public.example/api/task", 200),
+            ("http://10.0.0.7:8080/api/task", 403),
+            ("http://10.0.0.7:8080/task", 403),
+        ]:
+            token = setup.craft(aud=audience)
+            response = await client.post(sent_path, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == status, (audience, response.text)

@@ -241,7 +241,9 @@ def _route(endpoint: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def test_worker_dependencies_are_skipped_by_the_binder(tmp_path: Path) -> None:
-    verifier = oidc_verifier(load_settings(env="test", config_dir=tmp_path))
+    verifier = oidc_verifier(
+        load_settings(env="test", config_dir=tmp_path, base_url="http://worker.local")
+    )
 
     def endpoint(
         order: int,

@@ -419,6 +419,8 @@ def in_process(
         project="test-project",
         location="us-central1",
         emulator_host=cloudtasks_emulator.grpc_target,
+        # TestClient's own: a parked copy's URL is built on it, as the task's was.
+        base_url="http://testserver",
         queues=_queue_settings(queues),
         auth={"enabled": False},
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 __all__ = ["retry_delay", "retry_duration_spent"]
 
+_MAX_EXPONENT = 1000
+
 
 def retry_delay(
     retry_index: int,
@@ -21,10 +23,12 @@ def retry_delay(
     10 s / 300 s / 3 doublings that is 10, 20, 40, 80, 160, 240, 300, 300 s. A
     ``Retry-After`` the target answered with (429, 503) can only push the retry later.
     """
+    # Past 2**1000 every delay is over any max_backoff a Duration can hold: the exponent is
+    # capped there, so that a huge max_doublings or attempt count never overflows a float.
     if retry_index <= max_doublings:
-        delay = min_backoff * float(2**retry_index)
+        delay = min_backoff * 2.0 ** min(retry_index, _MAX_EXPONENT)
     else:
-        step = min_backoff * float(2**max_doublings)
+        step = min_backoff * 2.0 ** min(max_doublings, _MAX_EXPONENT)
         delay = step * (1 + retry_index - max_doublings)
     delay = min(delay, max_backoff)
     return delay if retry_after is None else max(delay, retry_after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -27,6 +28,8 @@ class Clock:
         return self._offset
 
     def advance(self, seconds: float) -> None:
+        if not math.isfinite(seconds):
+            raise ValueError(f"the clock moves by a finite number of seconds, not {seconds}")
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._offset += seconds

@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=help_text,
         )
     parser.add_argument(
+        "--hard-reset-on-purge",
+        action="store_true",
+        help="PurgeQueue also releases the purged tasks' names at once (by default they stay "
+        "taken for --task-tombstone-ttl, as after DeleteTask); for test suites written for "
+        "aertje's emulator and its -hard-reset-on-purge-queue",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
 
@@ -75,6 +82,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         data=args.data,
         declared_queues=_declared_queues(args.config),
+        hard_reset_on_purge=args.hard_reset_on_purge,
         **{field: getattr(args, field) for field in _SECONDS},
     )
     return run(config)

@@ -38,6 +38,10 @@ class EmulatorConfig:
     max_schedule_ahead: float = MAX_SCHEDULE_AHEAD.total_seconds()
     max_task_size: int = MAX_TASK_SIZE
     clock_offset: float = 0.0
+    # PurgeQueue keeps the purged tasks' names taken like deletion does (Google: purged tasks
+    # are deleted). True releases them at once, as aertje's cloud-tasks-emulator does with
+    # -hard-reset-on-purge-queue, for test suites that purge between tests and reuse names.
+    hard_reset_on_purge: bool = False
 
     def resolved_http_port(self) -> int:
         if self.http_port is not None:

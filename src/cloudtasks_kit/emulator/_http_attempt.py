@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,12 +14,23 @@ from typing import Any
 import httpx
 from google.cloud import tasks_v2
 
-__all__ = ["HttpOutcome", "method_name", "new_http_client", "rpc_code_for_http", "send_http"]
+__all__ = [
+    "HttpOutcome",
+    "encoded_headers",
+    "method_name",
+    "new_http_client",
+    "rpc_code_for_http",
+    "send_http",
+]
+
+log = logging.getLogger("cloudtasks_kit.emulator.dispatch")
 
 # What the last attempt is recorded as when no response came back. Google documents no value
 # for these cases; gateway-style codes make them read naturally in X-...-PreviousResponse.
 NO_RESPONSE_DEADLINE = 504
 NO_RESPONSE_UNREACHABLE = 503
+# The attempt could not be made at all (an error inside the emulator): a failed attempt too.
+NO_RESPONSE_ERROR = 500
 # Cloud Tasks' and Cloud Scheduler's HttpMethod enums have the same numbers and names.
 _HttpMethod: Any = tasks_v2.HttpMethod  # an IntEnum at run time; typed as int
 _METHODS: dict[int, str] = {int(method): method.name for method in _HttpMethod}
@@ -56,6 +69,35 @@ def method_name(http_method: int) -> str:
     return _METHODS.get(http_method, "POST")
 
 
+def encoded_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as the sender puts them on the wire: names in ASCII (tokens, checked at create
+    time), values in UTF-8, as Google sends what a caller stored.
+
+    Spaces and tabs around a value are not part of it in HTTP (RFC 9110, 5.5), and the sender
+    refuses to send them: dropped. The hop-by-hop headers (RFC 9110, 7.6.1) describe one
+    connection, which is the sender's, as is the body's framing (the service computes
+    Content-Length): a caller's are not sent.
+    """
+    return [
+        (name.encode("ascii"), value.strip(" \t").encode())
+        for name, value in headers.items()
+        if name.lower() not in _HOP_BY_HOP
+    ]
+
+
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
 async def send_http(
     client: httpx.AsyncClient,
     *,
@@ -65,22 +107,38 @@ async def send_http(
     body: bytes,
     deadline: float,
 ) -> HttpOutcome:
+    """Send one attempt. Never raises (but for cancellation): every way it can end is an
+    :class:`HttpOutcome`, so the caller's retry policy always decides what comes next."""
     started = time.perf_counter()
     try:
         # The deadline bounds the whole exchange; httpx's own timeouts are per read/write.
         async with asyncio.timeout(deadline):
-            response = await client.request(method, url, headers=headers, content=body or None)
+            response = await client.request(
+                method, url, headers=encoded_headers(headers), content=body or None
+            )
     except TimeoutError:
         return HttpOutcome(
             NO_RESPONSE_DEADLINE, False, time.perf_counter() - started, error="deadline exceeded"
         )
-    except (httpx.HTTPError, OSError, ValueError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         # Refused connections, resets and garbage instead of HTTP all cost one retry.
         return HttpOutcome(
             NO_RESPONSE_UNREACHABLE,
             False,
             time.perf_counter() - started,
             error=f"{type(exc).__name__}: {exc}",
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        # Nothing a target does should get here: a bug, logged with its traceback, and still
+        # one failed attempt, so the task or job follows its retry policy.
+        log.exception("sending %s %s failed inside the emulator", method, url)
+        return HttpOutcome(
+            NO_RESPONSE_ERROR,
+            False,
+            time.perf_counter() - started,
+            error=f"emulator error: {type(exc).__name__}: {exc}",
         )
     return HttpOutcome(
         response.status_code,
@@ -97,9 +155,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "NaN" and "inf" are not a delay a retry can wait for.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -2,74 +2,114 @@
 
 Both APIs describe the request to send the same way (URL, method, headers, body, an OAuth or
 OIDC token) and Google validates them alike, so one function checks both, in place, with
-error messages that name the caller's field.
+error messages that name the caller's field. Whatever would keep the request from being sent
+(a URL that does not parse, a bad port, a control character in the URL or a header, headers
+over Google's size limit) is refused here, at create time: a task or job stored is one the
+sender can send. Google's header rules (:func:`~cloudtasks_kit._protocol.apply_header_rules`)
+are applied to what is stored, and again to each attempt.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from google.cloud import tasks_v2
 
-from ._errors import invalid_argument
+from .._protocol import HeaderRules, apply_header_rules, header_problems
+from ._errors import invalid_argument, shown
+from ._http_attempt import encoded_headers
 
 __all__ = ["TargetRules", "check_http_target"]
 
 # Cloud Tasks' and Cloud Scheduler's HttpMethod enums have the same numbers.
 _Method: Any = tasks_v2.HttpMethod
+_METHODS = {int(method) for method in _Method} - {_Method.HTTP_METHOD_UNSPECIFIED.value}
 _BODY_METHODS = {_Method.POST.value, _Method.PUT.value, _Method.PATCH.value}
 _MAX_URL = 2083
+# No whitespace or control character may stand in a URL (RFC 3986); CR/LF would split the
+# request line.
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
 class TargetRules:
     field: str  # "task.http_request" or "job.http_target", for messages
     url_attribute: str  # "url" or "uri"
-    user_agent: str
-    # Headers the service computes or reserves: a target's own values for them are dropped.
-    dropped_headers: frozenset[str] = frozenset({"host", "content-length", "user-agent"})
-    reserved_prefixes: tuple[str, ...] = ()
-    # Set when a body comes with no Content-Type (Cloud Scheduler does; Cloud Tasks does not).
-    default_content_type: str | None = None
+    headers: HeaderRules  # the service's header rules, from _protocol
 
 
 def check_http_target(http: Any, rules: TargetRules) -> None:
-    """Validate ``http`` and fill in what the service fills in (method, User-Agent)."""
+    """Validate ``http`` and fill in what the service fills in (method, User-Agent, and the
+    default Content-Type where the service sets one); drop the headers the service drops."""
     field = rules.field
-    url = getattr(http, rules.url_attribute)
     url_field = f"{field}.{rules.url_attribute}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid_argument(f"{url_field}: {url!r} is not an absolute http:// or https:// URL")
-    if len(url) > _MAX_URL:
-        raise invalid_argument(f"{url_field}: longer than {_MAX_URL} characters")
+    url = getattr(http, rules.url_attribute)
+    _check_url(url, url_field)
     if http.http_method == _Method.HTTP_METHOD_UNSPECIFIED.value:
         http.http_method = _Method.POST.value
+    if http.http_method not in _METHODS:
+        raise invalid_argument(f"{field}.http_method: {http.http_method} is not an HttpMethod")
     if http.body and http.http_method not in _BODY_METHODS:
         method = _Method(http.http_method).name
         raise invalid_argument(
             f"{field}.body: a body is allowed only with POST, PUT or PATCH, not {method}"
         )
-    for header in list(http.headers):
-        if not header or any(c in header for c in " \t\r\n:"):
-            raise invalid_argument(f"{field}.headers: {header!r} is not a header name")
-        if any(c in http.headers[header] for c in "\r\n"):
-            raise invalid_argument(f"{field}.headers[{header!r}]: line break in value")
-        lower = header.lower()
-        if lower in rules.dropped_headers or lower.startswith(rules.reserved_prefixes):
-            del http.headers[header]
-    http.headers["User-Agent"] = rules.user_agent
-    if (
-        rules.default_content_type is not None
-        and http.body
-        and not any(h.lower() == "content-type" for h in http.headers)
-    ):
-        http.headers["Content-Type"] = rules.default_content_type
+    given = dict(http.headers)
+    problems = header_problems(given)
+    if problems:
+        raise invalid_argument(f"{field}.headers: {problems[0]}")
     token_kind = http.WhichOneof("authorization_header")
+    _check_token(http, token_kind, url, field)
+    kept = apply_header_rules(
+        given, rules.headers, body=bool(http.body), token=token_kind is not None
+    )
+    http.headers.clear()
+    http.headers.update(kept)
+    # The request as the sender will build it: anything httpx refuses is refused now.
+    try:
+        httpx.Request(_Method(http.http_method).name, url, headers=encoded_headers(kept))
+    except Exception as exc:  # whatever it is, the request cannot be sent
+        raise invalid_argument(f"{field}: cannot be sent: {type(exc).__name__}: {exc}") from None
+
+
+def _check_url(url: str, field: str) -> None:
+    if not url:
+        raise invalid_argument(f"{field}: required")
+    if len(url) > _MAX_URL:
+        raise invalid_argument(f"{field}: longer than {_MAX_URL} characters")
+    bad = _URL_FORBIDDEN.search(url)
+    if bad is not None:
+        raise invalid_argument(
+            f"{field}: {shown(url)} holds {shown(bad.group())}; a URL has no spaces or "
+            "control characters (percent-encode them)"
+        )
+    bad_port = f"{field}: {shown(url)}: the port must be a number from 1 to 65535"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # an unbalanced "[" of an IPv6 host, say
+        raise invalid_argument(f"{field}: {shown(url)} is not a valid URL: {exc}") from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise invalid_argument(bad_port) from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise invalid_argument(f"{field}: {shown(url)} is not an absolute http:// or https:// URL")
+    if port == 0:
+        raise invalid_argument(bad_port)
+    try:
+        httpx.URL(url)  # as the sender parses it: an invalid IDNA host, say
+    except httpx.InvalidURL as exc:
+        raise invalid_argument(f"{field}: {shown(url)} is not a valid URL: {exc}") from None
+
+
+def _check_token(http: Any, token_kind: str | None, url: str, field: str) -> None:
     if token_kind == "oauth_token":
-        if not (parts.hostname or "").endswith(".googleapis.com"):
+        if not (urlsplit(url).hostname or "").endswith(".googleapis.com"):
             raise invalid_argument(
                 f"{field}.oauth_token: OAuth tokens are only for *.googleapis.com targets; "
                 "use oidc_token"

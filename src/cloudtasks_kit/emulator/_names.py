@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .._protocol import JOB_ID, QUEUE_ID, TASK_ID
+from .._protocol import JOB_PATH, LOCATION_PATH, QUEUE_PATH, TASK_ID
 from ._errors import invalid_argument
 
 __all__ = [
@@ -19,12 +19,11 @@ __all__ = [
     "parse_task_name",
 ]
 
-# Project ids may be domain-scoped ("example.com:my-project"); locations are region names.
-_PROJECT = r"[a-z][a-z0-9.:-]{0,62}[a-z0-9]"
-_LOCATION = r"[a-z][a-z0-9-]{0,62}"
-_LOCATION_RE = re.compile(rf"projects/(?P<project>{_PROJECT})/locations/(?P<location>{_LOCATION})")
-_QUEUE_RE = re.compile(rf"{_LOCATION_RE.pattern}/queues/(?P<queue>{QUEUE_ID.pattern})")
-_TASK_RE = re.compile(rf"(?P<parent>{_QUEUE_RE.pattern})/tasks/(?P<task>{TASK_ID.pattern})")
+# Names as Google documents them (Queue.name, Task.name, Job.name): project ids of letters in
+# either case, digits, '-', ':' and '.' (project numbers too), location ids of letters, digits
+# and '-' (any of them: the emulator cannot know Google's list of locations).
+_TASK_RE = re.compile(rf"(?P<parent>{QUEUE_PATH.pattern})/tasks/(?P<task>{TASK_ID.pattern})")
+_ABOUT_IDS = "PROJECT letters, digits, '-', ':' or '.'; LOCATION letters, digits or '-'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +41,21 @@ class QueueName:
 
 
 def location_of(name: str, field: str = "parent") -> str:
-    if not _LOCATION_RE.fullmatch(name):
+    if not LOCATION_PATH.fullmatch(name):
         raise invalid_argument(
-            f"{field}: {name!r} is not a location name (projects/PROJECT/locations/LOCATION)"
+            f"{field}: {name!r} is not a location name (projects/PROJECT/locations/LOCATION, "
+            f"{_ABOUT_IDS})"
         )
     return name
 
 
 def parse_queue_name(name: str, field: str = "name") -> QueueName:
-    match = _QUEUE_RE.fullmatch(name)
+    match = QUEUE_PATH.fullmatch(name)
     if match is None:
         raise invalid_argument(
             f"{field}: {name!r} is not a queue name "
             "(projects/PROJECT/locations/LOCATION/queues/QUEUE_ID, "
-            "the id 1-100 letters, digits or hyphens)"
+            f"the id 1-100 letters, digits or hyphens; {_ABOUT_IDS})"
         )
     return QueueName(match["project"], match["location"], match["queue"])
 
@@ -74,13 +74,13 @@ def parse_task_name(name: str, field: str = "name") -> tuple[str, str]:
 
 def parse_job_name(name: str, field: str = "name") -> str:
     """The location of a job name (projects/P/locations/L/jobs/JOB_ID), or INVALID_ARGUMENT."""
-    location, marker, job_id = name.partition("/jobs/")
-    if not (marker and JOB_ID.fullmatch(job_id) and _LOCATION_RE.fullmatch(location)):
+    match = JOB_PATH.fullmatch(name)
+    if match is None:
         raise invalid_argument(
             f"{field}: {name!r} is not a job name (projects/PROJECT/locations/LOCATION/jobs/"
-            "JOB_ID, the id 1-500 letters, digits, hyphens or underscores)"
+            f"JOB_ID, the id 1-500 letters, digits, hyphens or underscores; {_ABOUT_IDS})"
         )
-    return location
+    return name.rsplit("/jobs/", 1)[0]
 
 
 def new_resource_id() -> str:

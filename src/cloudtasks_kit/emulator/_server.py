@@ -11,6 +11,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import uvicorn
@@ -21,6 +22,7 @@ from ._errors import StartError
 from ._http_app import build_http_app
 from ._http_attempt import new_http_client
 from ._methods import Api
+from ._paging import PageTokens
 from ._stats import Stats
 from ._store import Database
 from ._tokens import TokenSigner
@@ -60,6 +62,8 @@ class Emulator:
         self._http_task: asyncio.Task[None] | None = None
         self._dispatcher: Dispatcher | None = None
         self._job_runner: JobRunner | None = None
+        self._tasks_api: CloudTasksApi | None = None
+        self._scheduler_api: CloudSchedulerApi | None = None
         self._housekeeping: asyncio.Task[None] | None = None
 
     @property
@@ -95,11 +99,15 @@ class Emulator:
             new_http_client(),
             tombstone_ttl=config.task_tombstone_ttl,
         )
-        tasks_api = CloudTasksApi(task_store, self._dispatcher, self.clock, self.stats, config)
+        # One signing secret for the page tokens of both APIs, new with each process.
+        tokens = PageTokens()
+        tasks_api = self._tasks_api = CloudTasksApi(
+            task_store, self._dispatcher, self.clock, self.stats, config, tokens
+        )
         tasks_api.declare_queues(config.declared_queues)
         self._job_runner = JobRunner(job_store, self.clock, signer, self.stats, new_job_client())
-        scheduler_api = CloudSchedulerApi(
-            job_store, self._job_runner, self.clock, self.stats, config
+        scheduler_api = self._scheduler_api = CloudSchedulerApi(
+            job_store, self._job_runner, self.clock, self.stats, config, tokens
         )
 
         self._grpc = grpc.aio.server(
@@ -121,7 +129,9 @@ class Emulator:
             raise StartError(_cannot_listen(config.host, config.port, "the gRPC port, --port"))
         await self._grpc.start()
 
-        app = build_http_app(signer, self.stats, self.clock, rest_routes(apis, self.stats))
+        app = build_http_app(
+            signer, self.stats, self.clock, self.reset, rest_routes(apis, self.stats)
+        )
         self._http = _EmbeddedUvicorn(
             uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         )
@@ -136,6 +146,25 @@ class Emulator:
         self._dispatcher.start()
         self._job_runner.start()
         self._housekeeping = asyncio.get_running_loop().create_task(self._expire_tombstones())
+
+    def reset(self, queue: str | None = None) -> dict[str, Any]:
+        """For test suites sharing one emulator: with no ``queue``, forget every queue, task,
+        tombstone and job (the ``--config`` queues are declared again); with a queue's name,
+        forget that queue's tasks and the names they keep taken. The clock is left alone.
+
+        :raises ApiError: ``queue`` is not a queue name (INVALID_ARGUMENT) or not a queue
+            (NOT_FOUND).
+        """
+        assert self._tasks_api is not None
+        assert self._scheduler_api is not None
+        if queue is not None:
+            tasks = self._tasks_api.reset_queue(queue)
+            log.info("reset queue %s: %d task(s) forgotten", queue, tasks)
+            return {"reset": queue, "tasks": tasks}
+        self._scheduler_api.reset()
+        self._tasks_api.reset()
+        log.info("reset: every queue, task, tombstone and job forgotten")
+        return {"reset": "all"}
 
     def _signer(self, database: Database) -> TokenSigner:
         # The key persists with the state, so tokens stay verifiable across restarts.

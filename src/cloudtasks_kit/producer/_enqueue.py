@@ -27,12 +27,14 @@ from proto.datetime_helpers import DatetimeWithNanoseconds  # type: ignore[impor
 
 from .._binding import BoundRequest
 from .._errors import (
+    InvalidTaskArguments,
     TaskAlreadyExists,
     TaskCreateError,
     TaskCreateTimeout,
     TaskCreateUnreachable,
 )
 from .._hooks import DelayedTaskHook, deadline_delayed_hook, run_hooks
+from .._protocol import header_problems
 from .._routing import route_url
 from .._rpc import (
     CLOUD_TASKS,
@@ -42,7 +44,7 @@ from .._rpc import (
     unreachable_message,
 )
 from ..settings import KitSettings
-from ._options import DelayOptions
+from ._options import DelayOptions, merge_headers
 from ._tracing import producer_span
 
 __all__ = ["DelayResult", "TaskEnqueuer"]
@@ -118,7 +120,7 @@ class TaskEnqueuer:
     def enqueue(self, route: APIRoute, bound: BoundRequest, options: DelayOptions) -> DelayResult:
         request = self.build_request(route, bound, options)
         with self._producer_span(request) as span:
-            request = self._run_hooks(request, options)
+            request = self._run_hooks(route, request, options)
             return _result(request, self._create(self.client, request, options), span)
 
     async def aenqueue(
@@ -128,7 +130,7 @@ class TaskEnqueuer:
         request = self.build_request(route, bound, options)
         client = await self.aclient()
         with self._producer_span(request) as span:
-            request = self._run_hooks(request, options)
+            request = self._run_hooks(route, request, options)
             return _result(request, await self._acreate(client, request, options), span)
 
     def _producer_span(
@@ -141,18 +143,27 @@ class TaskEnqueuer:
         return producer_span(message.parent.rsplit("/", 1)[1], task_id)
 
     def _run_hooks(
-        self, request: tasks_v2.CreateTaskRequest, options: DelayOptions
+        self, route: APIRoute, request: tasks_v2.CreateTaskRequest, options: DelayOptions
     ) -> tasks_v2.CreateTaskRequest:
+        """The hooks' request, its headers checked: what reaches the RPC can be sent.
+
+        :raises InvalidTaskArguments: a header (from the arguments, ``.options(headers=)`` or
+            a hook) that Cloud Tasks could not send; nothing is created.
+        """
         # Settings first, then the route's and the call's: the most specific wins.
-        return run_hooks((*self.hooks, *_option_hooks(options)), request)
+        hooked = run_hooks((*self.hooks, *_option_hooks(options)), request)
+        headers = tasks_v2.CreateTaskRequest.pb(hooked).task.http_request.headers
+        problems = header_problems(dict(headers))
+        if problems:
+            raise InvalidTaskArguments(_label(route), problems)
+        return hooked
 
     def build_request(
         self, route: APIRoute, bound: BoundRequest, options: DelayOptions
     ) -> tasks_v2.CreateTaskRequest:
         settings = self.settings
         queue = settings.queue_path(options.queue)
-        headers = dict(bound.headers)
-        headers.update(options.headers)
+        headers = dict(merge_headers(bound.headers.items(), options.headers))
         # Built as protobuf and wrapped once (see _CreateTaskRequestPb): the same message.
         request = _CreateTaskRequestPb(parent=queue)
         task = request.task
@@ -309,6 +320,10 @@ class _Attempts:
         )
         error.__suppress_context__ = True
         return error
+
+
+def _label(route: APIRoute) -> str:
+    return f"{route.name} ({'|'.join(sorted(route.methods or ()))} {route.path})"
 
 
 def _queue_of(request: tasks_v2.CreateTaskRequest) -> dict[str, Any]:

@@ -7,13 +7,13 @@ call's options over the route's defaults follows one rule, :func:`merge_options`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from .._hooks import DelayedTaskHook
-from .._protocol import MAX_SCHEDULE_AHEAD, TASK_ID, check_deadline
+from .._protocol import MAX_SCHEDULE_AHEAD, TASK_ID, check_deadline, header_problems
 
 __all__ = ["DelayOptions", "OptionArguments", "task_default_options"]
 
@@ -88,9 +88,9 @@ def route_defaults(endpoint: Callable[..., Any]) -> DelayOptions:
 def merge_options(base: DelayOptions, options: Mapping[str, Any]) -> DelayOptions:
     """``options`` (checked now) over ``base``.
 
-    ``hooks`` run after the base's, ``headers`` merge over them (a name given again takes the
-    newer value), a ``countdown`` replaces a base ``eta`` and the other way round, and
-    ``None`` restores an option's default.
+    ``hooks`` run after the base's, ``headers`` merge over them (a name given again, in any
+    case, takes the newer value), a ``countdown`` replaces a base ``eta`` and the other way
+    round, and ``None`` restores an option's default.
 
     :raises TypeError: an unknown option, a value of the wrong type, countdown and eta both.
     :raises ValueError: a value out of range.
@@ -112,7 +112,7 @@ def merge_options(base: DelayOptions, options: Mapping[str, Any]) -> DelayOption
         changes["hooks"] = (*base.hooks, *changes["hooks"])
     if options.get("headers") is not None:
         # Headers merge over the route's; a name given again takes the newer value.
-        changes["headers"] = tuple({**dict(base.headers), **dict(changes["headers"])}.items())
+        changes["headers"] = merge_headers(base.headers, changes["headers"])
     merged = replace(base, **changes)
     # A countdown given per call replaces a default eta, and the other way round.
     if changes.get("countdown") is not None:
@@ -172,7 +172,25 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     for key, item in pairs:
         if not isinstance(key, str) or not isinstance(item, str):
             raise TypeError(f"headers: names and values must be strings, got {key!r}: {item!r}")
+    # CR/LF, NUL and other control characters, names that are not tokens, one name in two
+    # cases, over 80 KB: refused now, before any RPC (a task holding them cannot be sent).
+    problems = header_problems(dict(pairs))
+    if problems:
+        raise ValueError("headers: " + "; ".join(problems))
     return pairs
+
+
+def merge_headers(
+    base: Iterable[tuple[str, str]], newer: Iterable[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """``newer`` over ``base``: a header named again, in any case, takes the newer value (and
+    spelling). Header names are case-insensitive, and a task carries each header once."""
+    merged = dict(base)
+    for name, value in newer:
+        for known in [known for known in merged if known.lower() == name.lower()]:
+            del merged[known]
+        merged[name] = value
+    return tuple(merged.items())
 
 
 def _hooks(value: Any) -> tuple[DelayedTaskHook, ...]:

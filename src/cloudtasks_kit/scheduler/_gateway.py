@@ -18,9 +18,9 @@ from google.protobuf import field_mask_pb2
 
 from .._action import Action
 from .._binding import BoundRequest
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, InvalidTaskArguments
 from .._hooks import ScheduledJobHook, run_hooks
-from .._protocol import JOB_ID
+from .._protocol import JOB_ID, header_problems
 from .._routing import route_url
 from .._rpc import CLOUD_SCHEDULER, call_options, rpc_errors
 from ..settings import KitSettings
@@ -95,7 +95,13 @@ class JobScheduler:
         if spec.attempt_deadline is not None:
             job.attempt_deadline = spec.attempt_deadline
         request = scheduler_v1.CreateJobRequest(parent=self.parent, job=job)
-        return run_hooks((*self.hooks, *spec.hooks), request)
+        hooked = run_hooks((*self.hooks, *spec.hooks), request)
+        # What reaches the RPC can be sent: no header with CR/LF/NUL, none twice, under 80 KB.
+        problems = header_problems(dict(hooked.job.http_target.headers))
+        if problems:
+            methods = "|".join(sorted(route.methods or ()))
+            raise InvalidTaskArguments(f"{route.name} ({methods} {route.path})", problems)
+        return hooked
 
     def plan(
         self, request: scheduler_v1.CreateJobRequest, paused: bool

@@ -38,13 +38,14 @@ from pydantic_settings import (
 from cloudtasks_kit._errors import ConfigurationError
 from cloudtasks_kit._protocol import (
     JOB_ID_CHARACTERS,
+    LOCATION_ID,
     MAX_CONCURRENT_DISPATCHES,
     MAX_DEADLINE,
     MAX_DISPATCHES_PER_SECOND,
     MIN_DEADLINE,
+    PROJECT_ID,
     QUEUE_ID,
     QUEUE_PATH,
-    RESOURCE_SEGMENT,
 )
 
 from ._source_yaml import DEFAULT_ENV, ENV_NAME_PATTERN, LayeredYamlSettingsSource
@@ -137,10 +138,20 @@ def _host_port(value: str) -> str:
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_not_negative)]
 DispatchDeadline = Annotated[Duration, AfterValidator(_within_dispatch_limits)]
 # project / location go into resource paths: "projects/p" or "us central" would build a wrong
-# path that only fails at the first RPC.
-Segment = Annotated[
+# path that only fails at the first RPC. Google's rules for the ids (Queue.name, Job.name).
+ProjectId = Annotated[
     str,
-    _matching(RESOURCE_SEGMENT, "must be a bare id such as 'my-project', without '/' or spaces"),
+    _matching(
+        PROJECT_ID,
+        "{value!r} is not a project id or number (letters, digits, '-', ':' and '.' only, "
+        "e.g. 'my-project' or '123456789012')",
+    ),
+]
+LocationId = Annotated[
+    str,
+    _matching(
+        LOCATION_ID, "{value!r} is not a location id (letters, digits and '-', e.g. 'us-central1')"
+    ),
 ]
 QueueId = Annotated[
     str,
@@ -233,7 +244,8 @@ class WorkerAuthSettings(_Section):
     issuer: HttpUrl = "https://accounts.google.com"
     #: ``None``: found through the issuer's ``/.well-known/openid-configuration``.
     jwks_url: HttpUrl | None = None
-    #: ``None``: the audience is the URL the request was sent to.
+    #: ``None``: the task URL the kit builds for the route (``base_url``, or a queue's own,
+    #: with the route's path and the request's query), never the request's ``Host``.
     audience: str | None = None
     #: Service accounts allowed to call the worker; empty: any, if issuer and audience match.
     allowed_emails: list[Email] = Field(default_factory=list)
@@ -264,8 +276,8 @@ class KitSettings(BaseSettings):
     env: EnvName = DEFAULT_ENV
     #: Where the YAML files live; ``None``: ``./config`` relative to the current directory.
     config_dir: Path | None = None
-    project: Segment | None = None
-    location: Segment | None = None
+    project: ProjectId | None = None
+    location: LocationId | None = None
     #: The worker's base URL, e.g. ``http://127.0.0.1:8000``; task URLs are built on it.
     base_url: BaseUrl | None = None
     # Declared before default_queue, whose check needs the validated queues.
@@ -297,7 +309,7 @@ class KitSettings(BaseSettings):
     #: Marks the Cloud Scheduler jobs this app owns, so that a sync never touches others.
     scheduler_job_prefix: JobPrefix = ""
     #: ``None``: the same as ``location``.
-    scheduler_location: Segment | None = None
+    scheduler_location: LocationId | None = None
     auth: WorkerAuthSettings = Field(default_factory=WorkerAuthSettings)
     # --- how long a call to Cloud Tasks / Cloud Scheduler may take ---
     #: Seconds each call the kit and the CLI make may take, retries included (``.delay()``'s
@@ -422,11 +434,16 @@ class KitSettings(BaseSettings):
 def queue_path(project: str, location: str, queue: str) -> str:
     """``projects/<project>/locations/<location>/queues/<queue>``, as in fastapi-cloud-tasks.
 
-    :raises ValueError: a part is empty or holds a ``/``, which would shift the path.
+    :raises ValueError: a part is not an id of its kind as Google documents them (a project id
+        or number, a location id, a queue id); a ``/`` in one would shift the path.
     """
-    for part, value in (("project", project), ("location", location), ("queue", queue)):
-        if not value or "/" in value:
-            raise ValueError(f"{part} must be a non-empty id without '/', got {value!r}")
+    for part, value, pattern in (
+        ("project", project, PROJECT_ID),
+        ("location", location, LOCATION_ID),
+        ("queue", queue, QUEUE_ID),
+    ):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ValueError(f"{part}: {value!r} is not a {part} id as Cloud Tasks documents it")
     return f"projects/{project}/locations/{location}/queues/{queue}"
 
 

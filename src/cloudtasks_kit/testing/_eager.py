@@ -13,9 +13,10 @@ from .._protocol import (
     QUEUE_NAME,
     TASK_ETA,
     TASK_EXECUTION_COUNT,
+    TASK_HEADER_RULES,
     TASK_NAME,
     TASK_RETRY_COUNT,
-    TASKS_USER_AGENT,
+    apply_header_rules,
 )
 
 __all__ = ["AsyncEagerTasksClient", "EagerTaskFailed", "EagerTasksClient"]
@@ -65,7 +66,15 @@ class EagerTasksClient:
         self._names.add(created.name)
         if "schedule_time" not in created:
             created.schedule_time = _now_timestamp()
-        created.http_request.headers["User-Agent"] = TASKS_USER_AGENT
+        # Cloud Tasks' header rules, as the emulator applies them: User-Agent set, what the
+        # service computes or reserves dropped, the token's Authorization the only one.
+        http = created.http_request
+        http.headers = apply_header_rules(
+            dict(http.headers),
+            TASK_HEADER_RULES,
+            body=bool(http.body),
+            token="oidc_token" in http or "oauth_token" in http,
+        )
         self.tasks.append(created)
         if self.app is not None:
             self._run(created, request.parent)
@@ -73,15 +82,17 @@ class EagerTasksClient:
 
     def _run(self, task: Any, queue: str) -> None:
         http = task.http_request
-        headers = dict(http.headers)
-        headers.update(
-            {
+        headers = apply_header_rules(
+            dict(http.headers),
+            TASK_HEADER_RULES,
+            body=bool(http.body),
+            service={
                 QUEUE_NAME: queue.rsplit("/", 1)[1],
                 TASK_NAME: task.name.rsplit("/", 1)[1],
                 TASK_RETRY_COUNT: "0",
                 TASK_EXECUTION_COUNT: "0",
                 TASK_ETA: f"{task.schedule_time.timestamp():.6f}",
-            }
+            },
         )
         parts = urlsplit(http.url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")

@@ -7,7 +7,12 @@ Define a ``cloudtasks_app`` fixture returning your FastAPI app, then use:
   the container wired before it is the default again afterwards);
 - ``cloudtasks_eager``: a wired container whose tasks run in-process at once
   (:class:`~cloudtasks_kit.testing.EagerTasksClient`, returned as ``.client``), no network;
-- ``cloudtasks_emulator`` and ``cloudtasks_worker``: the parts, for tests that need them.
+- ``cloudtasks_emulator`` and ``cloudtasks_worker``: the parts, for tests that need them;
+  ``cloudtasks_clean_emulator``: the session's emulator emptied before the test (no queue,
+  task, tombstone or job of an earlier test left), via :meth:`EmulatorProcess.reset`.
+
+``cloudtasks_container`` empties the emulator when its test ends, so that what one test left
+(a task still retrying, a name kept taken) never reaches the next.
 
 Both containers read settings as ``CLOUDTASKS_ENV=test`` would (env, ``.env``, ``config/``),
 with project, location, emulator and worker filled in; override the
@@ -27,6 +32,7 @@ from . import AsyncEagerTasksClient, BackgroundServer, EagerTasksClient, Emulato
 __all__ = [
     "EagerContainer",
     "cloudtasks_app",
+    "cloudtasks_clean_emulator",
     "cloudtasks_container",
     "cloudtasks_eager",
     "cloudtasks_emulator",
@@ -53,6 +59,14 @@ def cloudtasks_settings_overrides() -> dict[str, Any]:
 def cloudtasks_emulator() -> Iterator[EmulatorProcess]:
     with EmulatorProcess() as emulator:
         yield emulator
+
+
+@pytest.fixture
+def cloudtasks_clean_emulator(cloudtasks_emulator: EmulatorProcess) -> EmulatorProcess:
+    """The session's emulator, emptied first: no queue, task, tombstone or job of an earlier
+    test is left (the ``--config`` queues are declared again; the clock stays where it is)."""
+    cloudtasks_emulator.reset()
+    return cloudtasks_emulator
 
 
 @pytest.fixture
@@ -95,6 +109,9 @@ def cloudtasks_container(
     finally:
         container.unwire()
         container.shutdown_resources()
+        # What this test left (tasks still retrying, names kept taken, jobs) goes with it.
+        if cloudtasks_emulator.returncode is None:
+            cloudtasks_emulator.reset()
 
 
 @dataclass

@@ -3,9 +3,17 @@
 Both sign each request with an OIDC ID token (``Authorization: Bearer <JWT>``) for a service
 account. :class:`OidcVerifier` checks, as Google documents: the signature against the
 issuer's key set (Google's in production, the emulator's in development, chosen by
-``settings.auth.issuer``), ``iss``, ``exp``, ``aud`` (``settings.auth.audience``, else the URL
-the request was sent to, which Cloud Tasks uses when the task names no audience) and the
-service account's ``email`` against ``settings.auth.allowed_emails``.
+``settings.auth.issuer``), ``iss``, ``exp``, ``aud`` and the service account's ``email``
+against ``settings.auth.allowed_emails``.
+
+The audience expected is ``settings.auth.audience``; unset, it is the URL the kit itself builds
+for a task of the route (what Cloud Tasks uses when the task names no audience): the configured
+``base_url`` (or a queue's own ``base_url``), the route's path with every mount prefix, the
+request's query. It is never taken from the request's ``Host`` or ``X-Forwarded-*`` headers,
+which the caller controls: a token Google minted for another deployment's URL (staging's,
+say), replayed here with ``Host`` set to that deployment's host, is refused. Behind a proxy
+this means ``--proxy-headers`` changes nothing about what is accepted; a proxy that rewrites
+paths needs ``auth.audience`` (and the same audience on the tasks, ``oidc.audience``).
 
 Missing or invalid token: 401; valid token for another audience or account: 403; the key
 set cannot be fetched: 503 (so Cloud Tasks retries later). The handler never runs.
@@ -30,7 +38,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -39,10 +47,13 @@ from urllib.parse import quote
 import httpx
 import jwt
 from fastapi import HTTPException, Request
+from fastapi.routing import APIRoute
 
 from .._active import active_container
+from .._errors import ConfigurationError
 from .._marks import mark_worker_dependency
 from .._protocol import SCHEDULER_JOB_NAME, TASK_NAME
+from .._routing import mount_prefix, route_url
 from ..settings import KitSettings, WorkerAuthSettings
 
 __all__ = [
@@ -204,8 +215,12 @@ class OidcVerifier:
     (``None`` when ``settings.enabled`` is false). Build it with :func:`oidc_verifier`.
 
     :param settings: the worker's ``auth`` settings.
+    :param base_urls: the worker's base URLs as configured (``base_url``, and the queues' own):
+        with ``settings.audience`` unset, the audience is one of them followed by the route's
+        path and the request's query.
     :param keys: the key cache; by default one for ``settings.issuer`` / ``jwks_url``.
     :param leeway: seconds of clock skew allowed on ``exp`` and ``iat``.
+    :raises ConfigurationError: checks are on, and neither an audience nor a base URL is set.
     """
 
     # The route binder must not look inside (``Request``): see binding.WORKER_DEPENDENCY_ATTRIBUTE.
@@ -215,10 +230,18 @@ class OidcVerifier:
         self,
         settings: WorkerAuthSettings,
         *,
+        base_urls: Sequence[str] = (),
         keys: JwksCache | None = None,
         leeway: float = 30.0,
     ) -> None:
+        if settings.enabled and settings.audience is None and not base_urls:
+            raise ConfigurationError(
+                "the worker cannot know which token audience to expect: set base_url (the URL "
+                "tasks are sent to; with auth.audience unset the audience is that URL) or "
+                "auth.audience"
+            )
         self.settings = settings
+        self.base_urls = tuple(dict.fromkeys(url.rstrip("/") for url in base_urls))
         self.keys = keys or JwksCache(settings.issuer, jwks_url=settings.jwks_url)
         self._issuers = _ISSUER_ALIASES.get(settings.issuer, (settings.issuer,))
         self._allowed = frozenset(settings.allowed_emails)
@@ -238,7 +261,7 @@ class OidcVerifier:
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise _rejected(401, "missing bearer token")
-            return await self.verify(token.strip(), request_url(request))
+            return await self.verify(token.strip(), self.expected_audiences(request))
         except HTTPException as exc:
             task = request.headers.get(TASK_NAME)
             job = request.headers.get(SCHEDULER_JOB_NAME)
@@ -246,24 +269,36 @@ class OidcVerifier:
             log.warning("rejected %s %s%s: %s", request.method, request.url.path, which, exc.detail)
             raise
 
-    async def verify(self, token: str, url: str) -> TaskCaller:
+    def expected_audiences(self, request: Request) -> tuple[str, ...]:
+        """The audiences a token for this request may have: ``auth.audience``, else the URL
+        the kit builds for a task of the request's route on each configured base URL."""
+        if self.settings.audience is not None:
+            return (self.settings.audience,)
+        return tuple(task_url(request, base_url) for base_url in self.base_urls)
+
+    async def verify(self, token: str, url: str | Sequence[str]) -> TaskCaller:
         """Check one token as sent to ``url``.
 
-        :param url: the URL the request was sent to, the audience when none is configured.
+        :param url: the audience (or audiences, any one of them) expected when
+            ``auth.audience`` is not configured: the URL the task was created for.
         :raises HTTPException: 401 invalid, 403 wrong audience or account, 503 no key set.
         """
-        audience = self.settings.audience or url
+        if self.settings.audience is not None:
+            audiences: tuple[str, ...] = (self.settings.audience,)
+        else:
+            audiences = (url,) if isinstance(url, str) else tuple(url)
         cached = self._verified.get(token)
         if cached is not None and await self._still_published(cached):
             claims = cached.claims
-            self._check_cached(claims, audience)
+            audience = self._check_cached(claims, audiences)
         else:
             self._verified.pop(token, None)
-            verified = await self._decode(token, audience)
+            verified = await self._decode(token, audiences)
             if len(self._verified) >= _VERIFIED_TOKENS:
                 del self._verified[next(iter(self._verified))]
             self._verified[token] = verified
             claims = verified.claims
+            audience = _matched(claims["aud"], audiences)
         email = claims.get("email")
         if self._allowed and (
             email not in self._allowed or claims.get("email_verified") is not True
@@ -283,7 +318,7 @@ class OidcVerifier:
         except JwksUnavailable:
             return False
 
-    async def _decode(self, token: str, audience: str) -> _Verified:
+    async def _decode(self, token: str, audiences: tuple[str, ...]) -> _Verified:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -304,13 +339,13 @@ class OidcVerifier:
                 token,
                 key.key,
                 algorithms=[key.algorithm_name],
-                audience=audience,
+                audience=list(audiences),
                 issuer=self._issuers,
                 leeway=self._leeway,
                 options={"require": _REQUIRED_CLAIMS},
             )
         except jwt.InvalidAudienceError:
-            raise _rejected(403, f"token is not for this audience ({audience})") from None
+            raise _rejected(403, f"token is not for this audience ({_shown(audiences)})") from None
         except jwt.ExpiredSignatureError:
             raise _rejected(401, "token expired") from None
         except jwt.InvalidSignatureError:
@@ -319,14 +354,15 @@ class OidcVerifier:
             raise _rejected(401, f"invalid token: {exc}") from None
         return _Verified(claims, kid, key)
 
-    def _check_cached(self, claims: dict[str, Any], audience: str) -> None:
-        """What ``jwt.decode`` checks that can change for a token already verified."""
+    def _check_cached(self, claims: dict[str, Any], audiences: tuple[str, ...]) -> str:
+        """What ``jwt.decode`` checks that can change for a token already verified; the
+        audience it is for."""
         if claims["exp"] + self._leeway < time.time():
             raise _rejected(401, "token expired")
-        token_audience = claims["aud"]
-        allowed = token_audience if isinstance(token_audience, list) else [token_audience]
-        if audience not in allowed:
-            raise _rejected(403, f"token is not for this audience ({audience})")
+        audience = _matched(claims["aud"], audiences)
+        if not audience:
+            raise _rejected(403, f"token is not for this audience ({_shown(audiences)})")
+        return audience
 
 
 def oidc_verifier(
@@ -343,7 +379,9 @@ def oidc_verifier(
             "requests from anyone; only config/test.yaml should turn it off",
             settings.env,
         )
-    return OidcVerifier(settings.auth, keys=keys, leeway=leeway)
+    base_urls = [settings.base_url] if settings.base_url is not None else []
+    base_urls += [q.base_url for q in settings.queues.values() if q.base_url is not None]
+    return OidcVerifier(settings.auth, base_urls=base_urls, keys=keys, leeway=leeway)
 
 
 @mark_worker_dependency
@@ -360,20 +398,47 @@ async def verify_task_caller(request: Request) -> TaskCaller | None:
     return await verifier(request)
 
 
-def request_url(request: Request) -> str:
-    """The URL as the caller sent it (percent-encoding kept), which Cloud Tasks uses as the
-    default audience. Behind a TLS-terminating proxy, run uvicorn with ``--proxy-headers`` or
-    set ``auth.audience``."""
+def task_url(request: Request, base_url: str) -> str:
+    """The URL the kit builds for a task of the request's route (``_routing.route_url``):
+    ``base_url``, the route's mount prefixes and path, the request's query string.
+
+    Only the request's path (as sent, percent-encoding kept, below the app's ``root_path``) and
+    query are read: they are what routed the request here. ``Host`` and ``X-Forwarded-*`` are
+    not: a caller sets them at will.
+    """
     scope = request.scope
     raw_path = scope.get("raw_path")
-    path = (
-        raw_path.decode("latin-1")
-        if raw_path
-        else quote(scope.get("root_path", "") + scope["path"])
-    )
-    host = request.headers.get("host") or request.url.netloc
+    path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+    root = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+        path = path[len(root.rstrip("/")) :]  # sent with the prefix a proxy did not strip
+    route = scope.get("route")
+    prefix = _served_prefix(request.app, route)
+    if isinstance(route, APIRoute) and prefix is not None and path.startswith(prefix):
+        url = route_url(base_url, request.app, route, path[len(prefix) :])
+    else:
+        url = base_url.rstrip("/") + path
     query = scope.get("query_string", b"").decode("latin-1")
-    return f"{request.url.scheme}://{host}{path}" + (f"?{query}" if query else "")
+    return url + (f"?{query}" if query else "")
+
+
+def _served_prefix(app: Any, route: object) -> str | None:
+    if not isinstance(route, APIRoute) or app is None:
+        return None
+    try:
+        return mount_prefix(app, route)
+    except ConfigurationError:  # served by a sub-application the app does not route to
+        return None
+
+
+def _matched(token_audience: object, audiences: tuple[str, ...]) -> str:
+    """The first of ``audiences`` a token's ``aud`` claim names ("" if none)."""
+    allowed = token_audience if isinstance(token_audience, list) else [token_audience]
+    return next((audience for audience in audiences if audience in allowed), "")
+
+
+def _shown(audiences: tuple[str, ...]) -> str:
+    return " or ".join(audiences) or "no audience configured"
 
 
 def _rejected(status: int, reason: str) -> HTTPException:

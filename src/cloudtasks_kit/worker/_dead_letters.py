@@ -59,7 +59,7 @@ from .._protocol import (
     TASK_ETA,
 )
 from ..settings import KitSettings
-from ._auth import request_url
+from ._auth import task_url
 from ._context import InvalidTaskHeaders, TaskContext, configured_queue
 
 __all__ = ["ExhaustedHook", "TaskFailure"]
@@ -369,8 +369,15 @@ def _copy(
             DEAD_LETTER_REASON: failure.reason,
         }
     )
+    # The task's own URL as the kit built it (base URL from the settings, never the Host the
+    # request came with): the same URL the worker's audience check expects.
+    settings = watched.settings
+    queue = settings.queues.get(watched.queue_key)
+    base_url = (queue.base_url if queue is not None else None) or settings.base_url
+    if base_url is None:
+        raise _NotParked("no base_url in the settings to build the task's URL with")
     return tasks_v2.HttpRequest(
-        url=request_url(Request(scope)),
+        url=task_url(Request(scope), base_url),
         http_method=_METHODS[method],
         headers=headers,
         body=body if method in _BODY_METHODS else b"",

@@ -24,19 +24,18 @@ from ..._protocol import (
     DEFAULT_JOB_MAX_BACKOFF,
     DEFAULT_JOB_MAX_DOUBLINGS,
     DEFAULT_JOB_MIN_BACKOFF,
+    JOB_HEADER_RULES,
     MAX_JOB_RETRY_COUNT,
     MAX_JOB_SIZE,
-    SCHEDULER,
-    SCHEDULER_CONTENT_TYPE,
-    SCHEDULER_USER_AGENT,
 )
+from .._checks import check_duration, set_timestamp
 from .._clock import Clock
 from .._config import EmulatorConfig
-from .._errors import already_exists, failed_precondition, invalid_argument, not_found
+from .._errors import already_exists, failed_precondition, invalid_argument, not_found, shown
 from .._http_target import TargetRules, check_http_target
 from .._methods import MethodTable
 from .._names import location_of, new_resource_id, parse_job_name
-from .._paging import page_of
+from .._paging import PageTokens
 from .._stats import Stats
 from .._store import DuplicateName
 from . import _cron as cron
@@ -69,13 +68,7 @@ _OUTPUT_ONLY = (
     "schedule_time",
     "last_attempt_time",
 )
-_TARGET_RULES = TargetRules(
-    "job.http_target",
-    "uri",
-    user_agent=SCHEDULER_USER_AGENT,
-    reserved_prefixes=("x-google-", "x-appengine-", SCHEDULER.lower()),
-    default_content_type=SCHEDULER_CONTENT_TYPE,
-)
+_TARGET_RULES = TargetRules("job.http_target", "uri", JOB_HEADER_RULES)
 _MAX_PAGE = 500
 
 
@@ -92,12 +85,14 @@ class CloudSchedulerApi:
         clock: Clock,
         stats: Stats,
         config: EmulatorConfig,
+        tokens: PageTokens | None = None,
     ) -> None:
         self._store = store
         self._runner = runner
         self._clock = clock
         self._stats = stats
         self._config = config
+        self._tokens = tokens or PageTokens()
 
     def methods(self) -> MethodTable:
         """What the gRPC and REST faces serve (see ``_server``)."""
@@ -118,6 +113,11 @@ class CloudSchedulerApi:
         }
         return methods
 
+    def reset(self) -> None:
+        """Forget every job (the admin side's reset, for test suites)."""
+        self._runner.reset()
+        self._store.reset()
+
     # -- methods --------------------------------------------------------------------------
 
     def create_job(self, request: Any) -> Any:
@@ -136,7 +136,7 @@ class CloudSchedulerApi:
         self._check(job)
         now = self._clock.now()
         job.state = _State.ENABLED.value
-        job.user_update_time.FromNanoseconds(round(now * 1e9))
+        set_timestamp(job.user_update_time, now)
         _reschedule(job, now)
         try:
             self._store.insert_job(job.name, job.SerializeToString())
@@ -149,9 +149,11 @@ class CloudSchedulerApi:
         return self._job(request.name)
 
     def list_jobs(self, request: Any) -> Any:
-        prefix = location_of(request.parent) + "/jobs/"
+        parent = location_of(request.parent)
+        prefix = parent + "/jobs/"
         bodies = {name: body for name, body in self._store.jobs() if name.startswith(prefix)}
-        page, token = page_of(
+        page, token = self._tokens.page(
+            f"ListJobs\n{parent}",
             list(bodies),
             request.page_size,
             request.page_token,
@@ -172,8 +174,12 @@ class CloudSchedulerApi:
             if top in _OUTPUT_ONLY:
                 continue  # "Any value specified for an output only field will be ignored."
             if top not in _UPDATABLE:
-                raise invalid_argument(f"update_mask: {path!r} is not a field of Job")
+                raise invalid_argument(f"update_mask: {shown(path)} is not a field of Job")
             paths.append(path)
+        if paths and not field_mask_pb2.FieldMask(paths=paths).IsValidForDescriptor(
+            JobPb.DESCRIPTOR
+        ):
+            raise invalid_argument(f"update_mask: {shown(paths)} names a field Job does not have")
         job = JobPb()
         job.CopyFrom(existing)
         if paths:
@@ -191,7 +197,7 @@ class CloudSchedulerApi:
                     getattr(job, field).CopyFrom(value)
         self._check(job)
         now = self._clock.now()
-        job.user_update_time.FromNanoseconds(round(now * 1e9))
+        set_timestamp(job.user_update_time, now)
         if (job.schedule, job.time_zone) != (existing.schedule, existing.time_zone):
             _reschedule(job, max(now, self._store.last_fired(job.name) or 0.0))
         # One INSERT OR REPLACE: there is never a moment without the job.
@@ -274,7 +280,7 @@ class CloudSchedulerApi:
             job.attempt_deadline.FromTimedelta(DEFAULT_ATTEMPT_DEADLINE)
             return
         low, high = self._config.min_attempt_deadline, self._config.max_attempt_deadline
-        seconds = job.attempt_deadline.ToTimedelta().total_seconds()
+        seconds = check_duration(job.attempt_deadline, "job.attempt_deadline")
         if not low <= seconds <= high:
             raise invalid_argument(
                 f"job.attempt_deadline: {seconds:g}s is outside [{low:g}s, {high:g}s]"
@@ -291,7 +297,7 @@ def _reschedule(job: Any, after: float) -> None:
     if following is None:
         job.ClearField("schedule_time")
     else:
-        job.schedule_time.FromNanoseconds(round(following * 1e9))
+        set_timestamp(job.schedule_time, following)
 
 
 def _check_retry_config(job: Any) -> None:
@@ -305,8 +311,8 @@ def _check_retry_config(job: Any) -> None:
         raise invalid_argument("job.retry_config.max_doublings: must not be negative")
     retry.max_doublings = retry.max_doublings or DEFAULT_JOB_MAX_DOUBLINGS
     for name in ("min_backoff_duration", "max_backoff_duration", "max_retry_duration"):
-        if retry.HasField(name) and getattr(retry, name).ToNanoseconds() < 0:
-            raise invalid_argument(f"job.retry_config.{name}: must not be negative")
+        if retry.HasField(name):
+            check_duration(getattr(retry, name), f"job.retry_config.{name}")
     if not retry.HasField("min_backoff_duration"):
         retry.min_backoff_duration.FromTimedelta(DEFAULT_JOB_MIN_BACKOFF)
     if not retry.HasField("max_backoff_duration"):

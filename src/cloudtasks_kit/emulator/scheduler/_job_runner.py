@@ -35,15 +35,22 @@ from google.protobuf import timestamp_pb2
 
 from ..._protocol import (
     DEFAULT_ATTEMPT_DEADLINE,
+    JOB_HEADER_RULES,
     SCHEDULER,
-    SCHEDULER_CONTENT_TYPE,
     SCHEDULER_JOB_NAME,
     SCHEDULER_SCHEDULE_TIME,
-    SCHEDULER_USER_AGENT,
+    apply_header_rules,
 )
 from .._backoff import retry_delay, retry_duration_spent
+from .._checks import MAX_TIMESTAMP, set_timestamp
 from .._clock import Clock
-from .._http_attempt import HttpOutcome, method_name, rpc_code_for_http, send_http
+from .._http_attempt import (
+    NO_RESPONSE_ERROR,
+    HttpOutcome,
+    method_name,
+    rpc_code_for_http,
+    send_http,
+)
 from .._runner import Background, wait_for_event
 from .._stats import Stats
 from .._tokens import TokenSigner
@@ -67,7 +74,7 @@ def new_job_client() -> httpx.AsyncClient:
 def rfc3339(seconds: float) -> str:
     """Epoch seconds as RFC 3339 in UTC ("Zulu"), as X-CloudScheduler-ScheduleTime has it."""
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(round(seconds * 1e9))
+    set_timestamp(stamp, seconds)
     return str(stamp.ToJsonString())
 
 
@@ -87,6 +94,7 @@ class JobRunner:
         self._client = client
         self._due: dict[str, float] = {}  # enabled jobs -> their next schedule time
         self._active: Counter[str] = Counter()  # runs in progress, per job
+        self._runs: set[asyncio.Task[None]] = set()  # the runs in progress
         self._background = Background()  # the loop and the runs in progress
         self._wake = asyncio.Event()
         self._clock_moved = asyncio.Event()
@@ -122,6 +130,13 @@ class JobRunner:
     def run_now(self, job: Any) -> None:
         """RunJob: a run now, even if one is in progress and even if the job is paused."""
         self._spawn(job.name, self._clock.now())
+
+    def reset(self) -> None:
+        """Forget every job: no run is due, the runs in progress stop (their retries too)."""
+        self._due.clear()
+        for run in list(self._runs):
+            run.cancel()
+        self._wake.set()
 
     # -- the schedule ---------------------------------------------------------------------
 
@@ -172,7 +187,7 @@ class JobRunner:
             job.ClearField("schedule_time")
             self._due.pop(name, None)
         else:
-            job.schedule_time.FromNanoseconds(round(following * 1e9))
+            set_timestamp(job.schedule_time, following)
             self._due[name] = following
         self._store.fire_job(name, job.SerializeToString(), scheduled)
         self._spawn(name, scheduled)
@@ -181,7 +196,9 @@ class JobRunner:
 
     def _spawn(self, name: str, scheduled: float) -> None:
         self._active[name] += 1  # before the task starts, so the loop cannot fire it again
-        self._background.spawn(self._run(name, scheduled))
+        run = self._background.spawn(self._run(name, scheduled))
+        self._runs.add(run)
+        run.add_done_callback(self._runs.discard)
 
     async def _run(self, name: str, scheduled: float) -> None:
         try:
@@ -202,19 +219,7 @@ class JobRunner:
                 now = self._clock.now()
                 first = now if first is None else first
                 self._record(name, _attempt_started(now))
-                target = job.http_target
-                outcome = await send_http(
-                    self._client,
-                    method=method_name(target.http_method),
-                    url=target.uri,
-                    headers=self._headers(job, scheduled),
-                    body=target.body,
-                    deadline=(
-                        job.attempt_deadline.ToTimedelta()
-                        if job.HasField("attempt_deadline")
-                        else DEFAULT_ATTEMPT_DEADLINE
-                    ).total_seconds(),
-                )
+                outcome = await self._send(job, scheduled)
                 attempt += 1
                 self._record(name, _attempt_ended(outcome))
                 retry_at = self._retry_at(name, job, outcome, attempt, first, scheduled)
@@ -276,30 +281,59 @@ class JobRunner:
         else:
             self._stats.job_attempts["failed"] += 1
             log.info(line + ": retry in %.3fs", *args, delay)
-            return now + delay
+            return min(now + delay, float(MAX_TIMESTAMP))
         self._stats.job_attempts["gave_up"] += 1
         log.warning(line + ": giving up, %s", *args, reason)
         return None
 
-    def _headers(self, job: Any, scheduled: float) -> dict[str, str]:
+    async def _send(self, job: Any, scheduled: float) -> HttpOutcome:
+        """The attempt's outcome, whatever happens while it is made: an exception is a failed
+        attempt with no response, which the job's retry config then handles."""
         target = job.http_target
-        headers = dict(target.headers)
-        for header in list(headers):
-            if header.lower() in ("user-agent", "content-length", "host"):
-                del headers[header]
-        headers["User-Agent"] = SCHEDULER_USER_AGENT
-        if target.body and not any(h.lower() == "content-type" for h in headers):
-            headers["Content-Type"] = SCHEDULER_CONTENT_TYPE
-        headers[SCHEDULER] = "true"
-        headers[SCHEDULER_JOB_NAME] = job.name.rsplit("/", 1)[1]
-        headers[SCHEDULER_SCHEDULE_TIME] = rfc3339(scheduled)
-        if target.HasField("oidc_token"):
+        try:
+            return await send_http(
+                self._client,
+                method=method_name(target.http_method),
+                url=target.uri,
+                headers=self._headers(job, scheduled),
+                body=target.body,
+                deadline=(
+                    job.attempt_deadline.ToTimedelta()
+                    if job.HasField("attempt_deadline")
+                    else DEFAULT_ATTEMPT_DEADLINE
+                ).total_seconds(),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("job=%s: the attempt failed inside the emulator", job.name)
+            return HttpOutcome(
+                NO_RESPONSE_ERROR, False, 0.0, error=f"emulator error: {type(exc).__name__}: {exc}"
+            )
+
+    def _headers(self, job: Any, scheduled: float) -> dict[str, str]:
+        """The attempt's headers: the job's under Cloud Scheduler's header rules, then the ones
+        the service sets (``X-CloudScheduler*``, the token's ``Authorization``), each once."""
+        target = job.http_target
+        service = {
+            SCHEDULER: "true",
+            SCHEDULER_JOB_NAME: job.name.rsplit("/", 1)[1],
+            SCHEDULER_SCHEDULE_TIME: rfc3339(scheduled),
+        }
+        token = target.WhichOneof("authorization_header")
+        if token == "oidc_token":
             # The wall clock: the worker checks iat and exp against its own, however far the
             # emulator's clock was advanced.
-            headers["Authorization"] = self._signer.bearer(
+            service["Authorization"] = self._signer.bearer(
                 target.oidc_token, url=target.uri, now=time.time()
             )
-        return headers
+        return apply_header_rules(
+            target.headers,
+            JOB_HEADER_RULES,
+            body=bool(target.body),
+            token=token is not None,
+            service=service,
+        )
 
     async def _sleep_until(self, when: float) -> None:
         while (now := self._clock.now()) < when:
@@ -321,7 +355,7 @@ class JobRunner:
 
 def _attempt_started(at: float) -> Callable[[Any], None]:
     def change(job: Any) -> None:
-        job.last_attempt_time.FromNanoseconds(round(at * 1e9))
+        set_timestamp(job.last_attempt_time, at)
 
     return change
 

@@ -43,6 +43,12 @@ class JobStore:
             self._db.execute("DELETE FROM job_runs WHERE name = ?", (name,))
         return cursor.rowcount == 1
 
+    def reset(self) -> None:
+        """Delete every job and what is remembered of its runs."""
+        with self._db.transaction():
+            self._db.execute("DELETE FROM jobs")
+            self._db.execute("DELETE FROM job_runs")
+
     def last_fired(self, name: str) -> float | None:
         row = self._db.execute("SELECT last_fired FROM job_runs WHERE name = ?", (name,)).fetchone()
         return None if row is None else float(row[0])

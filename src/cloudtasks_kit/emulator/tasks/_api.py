@@ -6,6 +6,7 @@ trace; every answer is built from what was committed.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from google.cloud import tasks_v2
@@ -16,8 +17,9 @@ from ..._protocol import (
     DEFAULT_DISPATCH_DEADLINE,
     MAX_CONCURRENT_DISPATCHES,
     MAX_DISPATCHES_PER_SECOND,
-    TASKS_USER_AGENT,
+    TASK_HEADER_RULES,
 )
+from .._checks import check_duration, check_finite, check_timestamp, set_timestamp
 from .._clock import Clock
 from .._config import EmulatorConfig
 from .._errors import (
@@ -26,12 +28,13 @@ from .._errors import (
     failed_precondition,
     invalid_argument,
     not_found,
+    shown,
 )
 from .._http_attempt import rpc_code_for_http
 from .._http_target import TargetRules, check_http_target
 from .._methods import MethodTable
 from .._names import location_of, new_resource_id, parse_queue_name, parse_task_name
-from .._paging import decode_token, encode_token, page_of, page_size
+from .._paging import PageTokens, page_size
 from .._stats import Stats
 from .._store import DuplicateName
 from ._dispatcher import Dispatcher
@@ -53,7 +56,7 @@ _UPDATABLE = {
     "app_engine_routing_override",
     "http_target",
 }
-_TARGET_RULES = TargetRules("task.http_request", "url", user_agent=TASKS_USER_AGENT)
+_TARGET_RULES = TargetRules("task.http_request", "url", TASK_HEADER_RULES)
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
 
@@ -71,12 +74,14 @@ class CloudTasksApi:
         clock: Clock,
         stats: Stats,
         config: EmulatorConfig,
+        tokens: PageTokens | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._clock = clock
         self._stats = stats
         self._config = config
+        self._tokens = tokens or PageTokens()
         self._queues: dict[str, Any] = {}
         for name, body in store.queues():
             self._queues[name] = QueuePb.FromString(body)
@@ -126,6 +131,26 @@ class CloudTasksApi:
             request = tasks_v2.UpdateQueueRequest.pb()(queue=queue)
             self.update_queue(request)
 
+    # -- resets (the admin side, for test suites) ----------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every queue, task and tombstone, as a fresh start on an empty state file
+        would (the queues of ``--config`` are declared again)."""
+        for name in list(self._queues):
+            self._dispatcher.queue_removed(name)
+        self._dispatcher.forget_attempts()
+        self._queues.clear()
+        self._store.reset()
+        self.declare_queues(self._config.declared_queues)
+
+    def reset_queue(self, name: str) -> int:
+        """Forget one queue's tasks and their tombstones (the queue stays as it is); the
+        number of tasks forgotten."""
+        key = str(self._queue(name, "queue").name)
+        self._dispatcher.queue_purged(key)
+        self._dispatcher.forget_attempts(key)
+        return self._store.reset_queue(key)
+
     # -- queues ---------------------------------------------------------------------------
 
     def create_queue(self, request: Any) -> Any:
@@ -162,8 +187,13 @@ class CloudTasksApi:
             for name, queue in self._queues.items()
             if name.startswith(parent + "/queues/") and (state is None or queue.state == state)
         )
-        page, next_token = page_of(
-            names, request.page_size, request.page_token, default=_DEFAULT_PAGE, maximum=_MAX_PAGE
+        page, next_token = self._tokens.page(
+            f"ListQueues\n{parent}\n{request.filter}",
+            names,
+            request.page_size,
+            request.page_token,
+            default=_DEFAULT_PAGE,
+            maximum=_MAX_PAGE,
         )
         return tasks_v2.ListQueuesResponse.pb()(
             queues=[self._queues[n] for n in page], next_page_token=next_token
@@ -175,7 +205,13 @@ class CloudTasksApi:
         paths = list(request.update_mask.paths)
         for path in paths:
             if path.split(".", 1)[0] not in _UPDATABLE:
-                raise invalid_argument(f"update_mask: {path!r} is not an updatable queue field")
+                raise invalid_argument(
+                    f"update_mask: {shown(path)} is not an updatable queue field"
+                )
+        if paths and not field_mask_pb2.FieldMask(paths=paths).IsValidForDescriptor(
+            QueuePb.DESCRIPTOR
+        ):
+            raise invalid_argument(f"update_mask: {shown(paths)} names a field Queue does not have")
         existing = self._queues.get(key)
         if existing is None:
             # UpdateQueue creates the queue when it does not exist.
@@ -209,11 +245,19 @@ class CloudTasksApi:
         return empty_pb2.Empty()
 
     def purge_queue(self, request: Any) -> Any:
+        """Delete every task of the queue. Purged tasks are deleted tasks: their names stay
+        taken for the tombstone window, unless ``--hard-reset-on-purge`` releases them (and
+        the names the queue's earlier tasks left behind) at once."""
         queue = self._queue(request.name)
+        now = self._clock.now()
         purged = QueuePb()
         purged.CopyFrom(queue)
-        purged.purge_time.FromNanoseconds(int(self._clock.now() * 1e9))
-        self._store.purge(purged.name)
+        set_timestamp(purged.purge_time, now)
+        if self._config.hard_reset_on_purge:
+            self._store.reset_queue(purged.name)
+            self._dispatcher.forget_attempts(purged.name)  # their names are free again
+        else:
+            self._store.purge(purged.name, now + self._config.task_tombstone_ttl)
         self._dispatcher.queue_purged(purged.name)
         return self._save_queue(purged.name, purged)
 
@@ -229,11 +273,11 @@ class CloudTasksApi:
         queue.state = state
         return self._save_queue(queue.name, queue)
 
-    def _queue_name(self, name: str) -> str:
-        return str(parse_queue_name(name))
+    def _queue_name(self, name: str, field: str = "name") -> str:
+        return str(parse_queue_name(name, field))
 
-    def _queue(self, name: str) -> Any:
-        key = self._queue_name(name)
+    def _queue(self, name: str, field: str = "name") -> Any:
+        key = self._queue_name(name, field)
         queue = self._queues.get(key)
         if queue is None:
             raise not_found(f"queue {key} does not exist")
@@ -263,7 +307,7 @@ class CloudTasksApi:
                 )
         else:
             task.name = f"{parent}/tasks/{new_resource_id()}"
-        due = task.schedule_time.ToNanoseconds() / 1e9
+        due = check_timestamp(task.schedule_time, "task.schedule_time")
         row = TaskRow(task.name, parent, due, task.SerializeToString(), named)
         try:
             self._store.insert_task(row)
@@ -293,16 +337,16 @@ class CloudTasksApi:
                 )
         check_http_target(task.http_request, _TARGET_RULES)
         if task.HasField("schedule_time"):
-            due = task.schedule_time.ToNanoseconds() / 1e9
+            due = check_timestamp(task.schedule_time, "task.schedule_time")
             if due > now + config.max_schedule_ahead:
                 raise invalid_argument(
                     "task.schedule_time: more than "
                     f"{config.max_schedule_ahead / 86400:g} days in the future"
                 )
         else:
-            task.schedule_time.FromNanoseconds(int(now * 1e9))
+            set_timestamp(task.schedule_time, now)
         if task.HasField("dispatch_deadline"):
-            seconds = task.dispatch_deadline.ToTimedelta().total_seconds()
+            seconds = check_duration(task.dispatch_deadline, "task.dispatch_deadline")
             if not config.min_dispatch_deadline <= seconds <= config.max_dispatch_deadline:
                 raise invalid_argument(
                     f"task.dispatch_deadline: {seconds:g}s is outside "
@@ -310,7 +354,7 @@ class CloudTasksApi:
                 )
         else:
             task.dispatch_deadline.FromTimedelta(DEFAULT_DISPATCH_DEADLINE)
-        task.create_time.FromNanoseconds(int(now * 1e9))
+        set_timestamp(task.create_time, now)
         size = task.ByteSize()
         if size > config.max_task_size:
             raise invalid_argument(
@@ -326,11 +370,12 @@ class CloudTasksApi:
         return _task_view(row, request.response_view)
 
     def list_tasks(self, request: Any) -> Any:
-        parent = str(self._queue(request.parent).name)
+        parent = str(self._queue(request.parent, "parent").name)
         size = page_size(request.page_size, default=_DEFAULT_PAGE, maximum=_MAX_PAGE)
-        after = decode_token(request.page_token)
+        scope = f"ListTasks\n{parent}"
+        after = self._tokens.decode(scope, request.page_token)
         rows = self._store.tasks(parent, after, size + 1)
-        next_token = encode_token(rows[size - 1].name) if len(rows) > size else ""
+        next_token = self._tokens.encode(scope, rows[size - 1].name) if len(rows) > size else ""
         return tasks_v2.ListTasksResponse.pb()(
             tasks=[_task_view(row, request.response_view) for row in rows[:size]],
             next_page_token=next_token,
@@ -364,10 +409,10 @@ class CloudTasksApi:
 def _check_queue(queue: Any) -> None:
     rate = queue.rate_limits
     per_second, concurrent = rate.max_dispatches_per_second, rate.max_concurrent_dispatches
-    if per_second < 0 or per_second > MAX_DISPATCHES_PER_SECOND:
+    field = "queue.rate_limits.max_dispatches_per_second"
+    if not (math.isfinite(per_second) and 0 <= per_second <= MAX_DISPATCHES_PER_SECOND):
         raise invalid_argument(
-            "queue.rate_limits.max_dispatches_per_second: "
-            f"must be in (0, {MAX_DISPATCHES_PER_SECOND}], got {per_second:g}"
+            f"{field}: must be in (0, {MAX_DISPATCHES_PER_SECOND}], got {per_second:g}"
         )
     if concurrent < 0 or concurrent > MAX_CONCURRENT_DISPATCHES:
         raise invalid_argument(
@@ -385,14 +430,20 @@ def _check_queue(queue: Any) -> None:
     if retry.max_doublings < 0:
         raise invalid_argument("queue.retry_config.max_doublings: must not be negative")
     for name in ("min_backoff", "max_backoff", "max_retry_duration"):
-        if retry.HasField(name) and getattr(retry, name).ToNanoseconds() < 0:
-            raise invalid_argument(f"queue.retry_config.{name}: must not be negative")
+        if retry.HasField(name):
+            check_duration(getattr(retry, name), f"queue.retry_config.{name}")
     if (
         retry.HasField("min_backoff")
         and retry.HasField("max_backoff")
         and retry.min_backoff.ToNanoseconds() > retry.max_backoff.ToNanoseconds()
     ):
         raise invalid_argument("queue.retry_config: min_backoff is greater than max_backoff")
+    ratio = check_finite(
+        queue.stackdriver_logging_config.sampling_ratio,
+        "queue.stackdriver_logging_config.sampling_ratio",
+    )
+    if not 0 <= ratio <= 1:
+        raise invalid_argument("queue.stackdriver_logging_config.sampling_ratio: must be in [0, 1]")
 
 
 def _fill_queue_defaults(queue: Any) -> None:
@@ -418,19 +469,23 @@ def _task_view(row: TaskRow, view: int) -> Any:
     task = TaskPb.FromString(row.body)
     # Both views hold the same fields for HTTP tasks (BASIC omits only App Engine bodies).
     task.view = view or int(tasks_v2.Task.View.BASIC)
-    task.schedule_time.FromNanoseconds(int(row.due * 1e9))
+    set_timestamp(task.schedule_time, row.due)
     task.dispatch_count = row.dispatch_count
     task.response_count = row.response_count
     if row.first_dispatch is not None:
-        task.first_attempt.dispatch_time.FromNanoseconds(int(row.first_dispatch * 1e9))
+        set_timestamp(task.first_attempt.dispatch_time, row.first_dispatch)
     if row.last_dispatch is not None:
         last = task.last_attempt
-        last.dispatch_time.FromNanoseconds(int(row.last_dispatch * 1e9))
+        set_timestamp(last.dispatch_time, row.last_dispatch)
         if row.last_response is not None:
-            last.response_time.FromNanoseconds(int(row.last_response * 1e9))
+            set_timestamp(last.response_time, row.last_response)
         if row.last_status is not None:
             last.response_status.code = rpc_code_for_http(row.last_status)
-            last.response_status.message = f"HTTP {row.last_status}"
+            last.response_status.message = (
+                f"HTTP {row.last_status}"
+                if row.last_response is not None
+                else f"no response (recorded as HTTP {row.last_status})"
+            )
     return task
 
 
@@ -440,7 +495,7 @@ def _state_filter(text: str) -> int | None:
     key, _, value = text.partition(":")
     if key.strip() != "state" or value.strip() not in _State.__members__:
         raise invalid_argument(
-            f"filter: {text!r} is not supported; the emulator filters on 'state: PAUSED' "
+            f"filter: {shown(text)} is not supported; the emulator filters on 'state: PAUSED' "
             "(or another state) only"
         )
     return int(_State[value.strip()].value)

@@ -4,6 +4,11 @@ Each queue has its own runner coroutine and its own in-memory schedule (a heap o
 ``(due, seq, name)``); SQLite stays the source of truth. A heap entry whose task was deleted
 or rescheduled is stale and skipped when popped, so deleting or retrying never searches the
 heap, and creating or dispatching costs O(log n) however large the backlog.
+
+Every attempt ends in exactly one of: success (the task is removed, its name tombstoned), a
+failed attempt (recorded, then retried with the queue's backoff), or the task given up once
+``max_attempts`` and ``max_retry_duration`` are spent. Whatever the attempt raises, even an
+error inside the emulator, counts as a failed attempt, so no task is left in limbo.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ from ..._protocol import (
     QUEUE_NAME,
     TASK_ETA,
     TASK_EXECUTION_COUNT,
+    TASK_HEADER_RULES,
     TASK_NAME,
     TASK_PREVIOUS_RESPONSE,
     TASK_RETRY_COUNT,
     TASK_RETRY_REASON,
+    apply_header_rules,
 )
 from .._backoff import retry_delay, retry_duration_spent
+from .._checks import MAX_TIMESTAMP
 from .._clock import Clock
-from .._http_attempt import HttpOutcome, method_name, send_http
+from .._http_attempt import NO_RESPONSE_ERROR, HttpOutcome, method_name, send_http
 from .._runner import Background, wait_for_event
 from .._stats import Stats
 from .._tokens import TokenSigner
@@ -44,6 +52,9 @@ log = logging.getLogger("cloudtasks_kit.emulator.dispatch")
 
 TaskPb = tasks_v2.Task.pb()
 _RUNNING = int(tasks_v2.Queue.State.RUNNING)
+# When recording an attempt's end fails inside the emulator, the task is tried again this
+# much later at the least (so that a persistent bug cannot spin).
+_RECOVERY_DELAY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +115,8 @@ class Dispatcher:
         self._client = client
         self._tombstone_ttl = tombstone_ttl
         self._queues: dict[str, _QueueRuntime] = {}
-        self._in_flight: set[str] = set()
+        # Task name -> its attempt in progress.
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._background = Background()
         self._seq = itertools.count()
         self._started = False
@@ -157,6 +169,13 @@ class Dispatcher:
         if runtime is not None:
             runtime.heap.clear()
 
+    def forget_attempts(self, queue: str | None = None) -> None:
+        """Cancel the attempts in progress of ``queue``'s tasks, or of every task (a reset
+        released their names: a new task of the same name must not be taken for them)."""
+        prefix = "" if queue is None else queue + "/tasks/"
+        for name in [name for name in self._in_flight if name.startswith(prefix)]:
+            self._in_flight.pop(name).cancel()
+
     # -- tasks ----------------------------------------------------------------------------
 
     def schedule(self, queue: str, name: str, due: float) -> None:
@@ -187,80 +206,126 @@ class Dispatcher:
 
     async def _run(self, q: _QueueRuntime) -> None:
         while True:
-            q.wake.clear()
-            limits = q.limits
-            if not limits.running or not q.heap or q.in_flight >= limits.max_concurrent_dispatches:
-                await q.wake.wait()
-                continue
-            now = self._clock.now()
-            due, _, name = q.heap[0]
-            if due > now:
-                await wait_for_event(q.wake, due - now)
-                continue
-            wait = q.bucket.take(now)
-            if wait > 0:
-                await wait_for_event(q.wake, wait)
-                continue
-            heapq.heappop(q.heap)
-            row = self._store.task(name)
-            if row is None or row.due != due or name in self._in_flight:
-                q.bucket.refund()  # a stale entry: the task was deleted, run or rescheduled
-                continue
-            self._spawn(q, row)
+            try:
+                await self._step(q)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A bug must not stop the queue for good: logged, and the loop goes on.
+                log.exception("queue %s: the dispatch loop failed inside the emulator", q.name)
+                await asyncio.sleep(_RECOVERY_DELAY)
+
+    async def _step(self, q: _QueueRuntime) -> None:
+        """Wait for the next due task of the queue, or dispatch it."""
+        q.wake.clear()
+        limits = q.limits
+        if not limits.running or not q.heap or q.in_flight >= limits.max_concurrent_dispatches:
+            await q.wake.wait()
+            return
+        now = self._clock.now()
+        due, _, name = q.heap[0]
+        if due > now:
+            await wait_for_event(q.wake, due - now)
+            return
+        wait = q.bucket.take(now)
+        if wait > 0:
+            await wait_for_event(q.wake, wait)
+            return
+        heapq.heappop(q.heap)
+        row = self._store.task(name)
+        if row is None or row.due != due or name in self._in_flight:
+            q.bucket.refund()  # a stale entry: the task was deleted, run or rescheduled
+            return
+        self._spawn(q, row)
 
     def _spawn(self, q: _QueueRuntime, row: TaskRow) -> None:
-        self._in_flight.add(row.name)
         q.in_flight += 1
-        self._background.spawn(self._attempt(q, row))
+        self._in_flight[row.name] = self._background.spawn(self._attempt(q, row))
 
     async def _attempt(self, q: _QueueRuntime, row: TaskRow) -> None:
+        url = ""
         try:
             task = TaskPb.FromString(row.body)
-            request = task.http_request
+            url = task.http_request.url
             self._store.start_attempt(row.name, self._clock.now())
+            outcome = await self._send(row, task)
+            self._finish(q, row, url, outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug of the emulator's own: logged, and the task is tried again later.
+            log.exception("dispatch of %s (%s) failed inside the emulator", row.name, url)
+            self._recover(q, row)
+        finally:
+            if self._in_flight.get(row.name) is asyncio.current_task():
+                del self._in_flight[row.name]
+            q.in_flight -= 1
+            q.wake.set()
+
+    async def _send(self, row: TaskRow, task: Any) -> HttpOutcome:
+        """The attempt's outcome, whatever happens while it is made: an exception is a failed
+        attempt with no response, which the retry policy then handles like any other."""
+        request = task.http_request
+        try:
             deadline = (
                 task.dispatch_deadline.ToTimedelta()
                 if task.HasField("dispatch_deadline")
                 else DEFAULT_DISPATCH_DEADLINE
             ).total_seconds()
-            outcome = await send_http(
+            return await send_http(
                 self._client,
                 method=method_name(request.http_method),
                 url=request.url,
-                headers=self._headers(row, request),
+                headers=self._headers(row, task),
                 body=request.body,
                 deadline=deadline,
             )
-            self._finish(q, row, request.url, outcome)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # A dispatch must never kill the loop; the task stays stored and is retried.
-            log.exception("dispatch of %s failed inside the emulator", row.name)
-        finally:
-            self._in_flight.discard(row.name)
-            q.in_flight -= 1
-            q.wake.set()
+        except Exception as exc:
+            log.exception("attempt of %s failed inside the emulator", row.name)
+            return HttpOutcome(
+                NO_RESPONSE_ERROR, False, 0.0, error=f"emulator error: {type(exc).__name__}: {exc}"
+            )
 
-    def _headers(self, row: TaskRow, request: Any) -> dict[str, str]:
-        headers = dict(request.headers)
-        queue_id = row.queue.rsplit("/", 1)[1]
-        headers[QUEUE_NAME] = queue_id
-        headers[TASK_NAME] = row.name.rsplit("/", 1)[1]
-        headers[TASK_RETRY_COUNT] = str(row.dispatch_count)
-        headers[TASK_EXECUTION_COUNT] = str(row.execution_count)
-        headers[TASK_ETA] = f"{row.due:.6f}"
+    def _recover(self, q: _QueueRuntime, row: TaskRow) -> None:
+        """After an error inside the emulator: the task's next attempt, never limbo."""
+        try:
+            retry_at = self._clock.now() + max(q.limits.min_backoff, _RECOVERY_DELAY)
+            if self._store.reschedule(row.name, retry_at) and row.queue in self._queues:
+                self.schedule(row.queue, row.name, retry_at)
+        except Exception:
+            log.exception("task %s could not be rescheduled", row.name)
+
+    def _headers(self, row: TaskRow, task: Any) -> dict[str, str]:
+        """The attempt's headers: the task's under Cloud Tasks' header rules, then the ones the
+        service sets (``X-CloudTasks-*``, the token's ``Authorization``), each once."""
+        request = task.http_request
+        service = {
+            QUEUE_NAME: row.queue.rsplit("/", 1)[1],
+            TASK_NAME: row.name.rsplit("/", 1)[1],
+            TASK_RETRY_COUNT: str(row.dispatch_count),
+            TASK_EXECUTION_COUNT: str(row.execution_count),
+            TASK_ETA: f"{row.due:.6f}",
+        }
         if row.dispatch_count > 0 and row.last_status is not None:
-            headers[TASK_PREVIOUS_RESPONSE] = str(row.last_status)
+            service[TASK_PREVIOUS_RESPONSE] = str(row.last_status)
             # Google sends this header empty for HTTP targets.
-            headers[TASK_RETRY_REASON] = ""
-        if request.HasField("oidc_token"):
+            service[TASK_RETRY_REASON] = ""
+        token = request.WhichOneof("authorization_header")
+        if token == "oidc_token":
             # Stamped with the wall clock, not the (advanceable) emulator clock: the worker
             # checks iat and exp against its own.
-            headers["Authorization"] = self._signer.bearer(
+            service["Authorization"] = self._signer.bearer(
                 request.oidc_token, url=request.url, now=time.time()
             )
-        return headers
+        return apply_header_rules(
+            request.headers,
+            TASK_HEADER_RULES,
+            body=bool(request.body),
+            token=token is not None,
+            service=service,
+        )
 
     def _finish(self, q: _QueueRuntime, row: TaskRow, url: str, outcome: HttpOutcome) -> None:
         now = self._clock.now()
@@ -294,7 +359,7 @@ class Dispatcher:
             max_doublings=limits.max_doublings,
             retry_after=outcome.retry_after,
         )
-        retry_at = now + delay
+        retry_at = min(now + delay, float(MAX_TIMESTAMP))
         self._stats.attempts["failed"] += 1
         log.info(
             "dispatch task=%s url=%s status=%s latency_ms=%.1f attempt=%d: retry in %.3fs",

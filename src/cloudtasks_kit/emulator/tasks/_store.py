@@ -180,8 +180,32 @@ class TaskStore:
                 )
         return cursor.rowcount == 1
 
-    def purge(self, queue: str) -> int:
-        return self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+    def purge(self, queue: str, tombstone_until: float) -> int:
+        """Delete every task of ``queue``; like deleted tasks, their names stay taken until
+        ``tombstone_until``."""
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO task_tombstones (name, expires, reason) "
+                "SELECT name, ?, 'purged' FROM tasks WHERE queue = ?",
+                (tombstone_until, queue),
+            )
+            return self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+
+    def reset_queue(self, queue: str) -> int:
+        """Delete every task of ``queue`` and release every name its tasks left taken."""
+        prefix = queue + "/tasks/"
+        with self._db.transaction():
+            self._db.execute(
+                "DELETE FROM task_tombstones WHERE name > ? AND name < ?",
+                (prefix, prefix + "\uffff"),
+            )
+            return self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+
+    def reset(self) -> None:
+        """Delete every queue, task and tombstone."""
+        with self._db.transaction():
+            for table in ("queues", "queue_tombstones", "tasks", "task_tombstones"):
+                self._db.execute(f"DELETE FROM {table}")
 
     def expire_tombstones(self, now: float) -> None:
         self._db.execute("DELETE FROM task_tombstones WHERE expires <= ?", (now,))

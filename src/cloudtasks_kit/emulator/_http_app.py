@@ -1,14 +1,16 @@
 """The emulator's HTTP side: OpenID configuration and JWKS (so workers verify its tokens as
-they verify Google's), a health check, admin calls for tests and demos, and the routes of the
-REST face (``faces._rest``) that ``_server`` passes in."""
+they verify Google's), a health check, admin calls for tests and demos, ``/metrics`` for
+Prometheus, and the routes that ``_server`` passes in: the REST face (``faces._rest``) and the
+console (``console``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ._clock import Clock
@@ -33,6 +35,9 @@ def build_http_app(
     async def get_stats(_: Request) -> JSONResponse:
         return JSONResponse(stats.as_dict())
 
+    async def metrics(_: Request) -> Response:
+        return Response(stats.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
     async def get_clock(_: Request) -> JSONResponse:
         return JSONResponse({"now": clock.now(), "offset": clock.offset})
 
@@ -51,6 +56,7 @@ def build_http_app(
             Route("/.well-known/openid-configuration", openid_configuration),
             Route("/oauth2/v3/certs", certs),
             Route("/healthz", healthz),
+            Route("/metrics", metrics),
             Route("/admin/stats", get_stats),
             Route("/admin/clock", get_clock),
             Route("/admin/clock/advance", advance_clock, methods=["POST"]),

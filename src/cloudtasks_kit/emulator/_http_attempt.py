@@ -18,6 +18,8 @@ __all__ = ["HttpOutcome", "method_name", "new_http_client", "rpc_code_for_http",
 # for these cases; gateway-style codes make them read naturally in X-...-PreviousResponse.
 NO_RESPONSE_DEADLINE = 504
 NO_RESPONSE_UNREACHABLE = 503
+# How much of a response body an attempt keeps: enough to read an error message.
+EXCERPT_BYTES = 500
 # Cloud Tasks' and Cloud Scheduler's HttpMethod enums have the same numbers and names.
 _HttpMethod: Any = tasks_v2.HttpMethod  # an IntEnum at run time; typed as int
 _METHODS: dict[int, str] = {int(method): method.name for method in _HttpMethod}
@@ -30,6 +32,8 @@ class HttpOutcome:
     latency: float
     retry_after: float | None = None
     error: str | None = None
+    #: The start of the response body (for the console's attempt history).
+    excerpt: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -87,6 +91,7 @@ async def send_http(
         True,
         time.perf_counter() - started,
         retry_after=_retry_after(response),
+        excerpt=response.content[:EXCERPT_BYTES].decode("utf-8", "replace"),
     )
 
 

@@ -20,10 +20,12 @@ from ._config import EmulatorConfig
 from ._errors import StartError
 from ._http_app import build_http_app
 from ._http_attempt import new_http_client
+from ._insight import QueueCounts
 from ._methods import Api
 from ._stats import Stats
 from ._store import Database
 from ._tokens import TokenSigner
+from .console import ConsoleSource, console_routes
 from .faces import generic_handler, rest_routes
 from .scheduler import CloudSchedulerApi, JobRunner, JobStore, new_job_client
 from .tasks import CloudTasksApi, Dispatcher, TaskStore
@@ -73,7 +75,7 @@ class Emulator:
     async def start(self) -> None:
         config = self.config
         database = self._database = _open(config)
-        task_store = self._task_store = TaskStore(database)
+        task_store = self._task_store = TaskStore(database, history_ttl=config.task_tombstone_ttl)
         job_store = JobStore(database)
         try:
             if config.port:
@@ -121,7 +123,26 @@ class Emulator:
             raise StartError(_cannot_listen(config.host, config.port, "the gRPC port, --port"))
         await self._grpc.start()
 
-        app = build_http_app(signer, self.stats, self.clock, rest_routes(apis, self.stats))
+        dispatcher = self._dispatcher
+
+        def queue_counts(name: str) -> QueueCounts:
+            tasks, attempted = task_store.counts(name)
+            return QueueCounts(tasks, attempted, dispatcher.in_flight(name))
+
+        metrics = self.stats.metrics
+        metrics.watch_queues(lambda: {name: queue_counts(name) for name, _ in task_store.queues()})
+        console = ConsoleSource(
+            tasks=tasks_api,
+            scheduler=scheduler_api,
+            task_store=task_store,
+            job_store=job_store,
+            queue_counts=queue_counts,
+            is_running=dispatcher.is_in_flight,
+            dispatch_rate=metrics.dispatch_rate,
+            clock=self.clock,
+        )
+        routes = [*rest_routes(apis, self.stats), *console_routes(console)]
+        app = build_http_app(signer, self.stats, self.clock, routes)
         self._http = _EmbeddedUvicorn(
             uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         )

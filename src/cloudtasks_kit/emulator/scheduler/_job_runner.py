@@ -44,6 +44,7 @@ from ..._protocol import (
 from .._backoff import retry_delay, retry_duration_spent
 from .._clock import Clock
 from .._http_attempt import HttpOutcome, method_name, rpc_code_for_http, send_http
+from .._insight import Attempt
 from .._runner import Background, wait_for_event
 from .._stats import Stats
 from .._tokens import TokenSigner
@@ -217,8 +218,10 @@ class JobRunner:
                 )
                 attempt += 1
                 self._record(name, _attempt_ended(outcome))
+                self._observe(name, attempt, outcome)
                 retry_at = self._retry_at(name, job, outcome, attempt, first, scheduled)
                 if retry_at is None:
+                    self._stats.metrics.job_run_ended(name, outcome.succeeded)
                     return
                 await self._sleep_until(retry_at)
         except asyncio.CancelledError:
@@ -310,6 +313,11 @@ class JobRunner:
     def _load(self, name: str) -> Any:
         body = self._store.job(name)
         return None if body is None else JobPb.FromString(body)
+
+    def _observe(self, name: str, attempt: int, outcome: HttpOutcome) -> None:
+        """The attempt in the job's history (the console's) and in ``/metrics``."""
+        self._store.record_attempt(name, Attempt.of(attempt, outcome, self._clock.now()))
+        self._stats.metrics.job_attempted(name, outcome)
 
     def _record(self, name: str, change: Callable[[Any], None]) -> None:
         """Change a job's output fields as stored now (the API may have updated the rest)."""

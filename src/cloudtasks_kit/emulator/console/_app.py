@@ -238,7 +238,9 @@ class _Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._templates.filters.update(duration=_format.duration, status_kind=_format.status_kind)
+        self._templates.filters.update(
+            duration=_format.duration, rate=_format.rate, status_kind=_format.status_kind
+        )
         self._templates.globals.update(
             questions={key: action.question for key, action in _ACTIONS.items()},
             notice=None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["body_text", "duration", "moment", "seconds_of", "status_kind"]
+__all__ = ["body_text", "duration", "moment", "rate", "seconds_of", "status_kind"]
 
 _BODY_SHOWN = 64 * 1024
 
@@ -50,6 +50,13 @@ def duration(seconds: float) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def rate(per_second: float) -> str:
+    """Dispatches per second: ``0.03`` (2 in the last minute) as readable as ``120``."""
+    if per_second >= 10:
+        return f"{per_second:.0f}"
+    return f"{per_second:.1f}" if per_second >= 1 else f"{per_second:.2f}"
 
 
 def status_kind(status: int | None, responded: bool = True) -> str:

@@ -202,12 +202,39 @@ def test_an_unknown_action_is_refused(
     assert answer.status_code == status
 
 
+@pytest.mark.parametrize(
+    "back", ["https://elsewhere.example/", "//elsewhere.example/x", "/\\x.example"]
+)
 def test_an_action_comes_back_to_this_site_only(
-    emulator: EmulatorProcess, make_queue: QueueFactory
+    emulator: EmulatorProcess, make_queue: QueueFactory, back: str
 ) -> None:
     queue = make_queue()
-    answer = act(emulator, "pause_queue", queue, back="https://elsewhere.example/")
+    answer = act(emulator, "pause_queue", queue, back=back)
     assert answer.headers["location"].startswith("/?notice=")
+
+
+def test_another_sites_page_cannot_act(
+    emulator: EmulatorProcess, client: Any, make_queue: QueueFactory
+) -> None:
+    queue = make_queue()
+    form = {"action": "pause_queue", "name": queue, "next": "/", "confirmed": "1"}
+
+    def post(origin: str) -> httpx.Response:
+        return httpx.post(
+            emulator.http_url + "/console/actions",
+            data=form,
+            headers={"Origin": origin},
+            timeout=30,
+        )
+
+    refused = post("https://elsewhere.example")
+    state = client.get_queue(name=queue).state
+    accepted = post(emulator.http_url)
+
+    assert refused.status_code == 403
+    assert state == tasks_v2.Queue.State.RUNNING
+    assert accepted.status_code == 303
+    assert client.get_queue(name=queue).state == tasks_v2.Queue.State.PAUSED
 
 
 def test_a_job_runs_from_the_console_and_shows_its_attempt(

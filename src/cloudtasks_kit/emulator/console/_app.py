@@ -348,6 +348,11 @@ class _Console:
     # -- actions --------------------------------------------------------------------------
 
     async def act(self, request: Request) -> Response:
+        if not _same_origin(request):
+            # Another site's page posting here (a purge, say) from the user's browser.
+            return self._render(
+                "error.html", 403, title="Refused", message="an action from another site"
+            )
         form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
 
         def field(key: str) -> str:
@@ -527,9 +532,18 @@ def _resource(request: Request, collection: str, key: str) -> str:
 def _local(target: str) -> str:
     """Where to come back to: a path on this server only (never another site)."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read "/\\host" as "//host": another site.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
         return "/"
     return target
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a form was posted from; it must be this server's."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None  # no browser (a script), or an opaque origin: refused
+    return urlsplit(origin).netloc == request.headers.get("host")
 
 
 def _redirect(back: str, **message: str) -> Response:

@@ -11,13 +11,21 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import emulator_create, emulator_dispatch, emulator_scale, kit_delay, kit_worker
+from bench import (
+    emulator_console,
+    emulator_create,
+    emulator_dispatch,
+    emulator_scale,
+    kit_delay,
+    kit_worker,
+)
 from bench._common import Figure, print_figures
 
 BENCHMARKS: list[tuple[str, Callable[[bool], list[Figure]]]] = [
     ("emulator_dispatch", lambda quick: emulator_dispatch.run(500 if quick else 5000, quick)),
     ("emulator_create", lambda quick: emulator_create.run(500 if quick else 5000, quick)),
     ("emulator_scale", lambda quick: emulator_scale.run(5000 if quick else 100_000, quick)),
+    ("emulator_console", lambda quick: emulator_console.run(5000 if quick else 100_000, quick)),
     ("kit_delay", kit_delay.run),
     ("kit_worker", kit_worker.run),
 ]

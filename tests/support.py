@@ -50,6 +50,7 @@ class Reply:
     delay: float = 0.0
     # When set, the handler waits for it (a slow task whose end the test controls).
     gate: threading.Event | None = None
+    body: bytes = b""
 
 
 class RecordingWorker:
@@ -129,7 +130,7 @@ class RecordingWorker:
                 await asyncio.sleep(reply.delay)
             if reply.gate is not None:
                 await asyncio.get_running_loop().run_in_executor(None, reply.gate.wait, 30)
-            return Response(b"", status_code=reply.status, headers=reply.headers)
+            return Response(reply.body, status_code=reply.status, headers=reply.headers)
         finally:
             with self._lock:
                 self.in_flight[path] -= 1

@@ -33,6 +33,7 @@ from ._hooks import (
 )
 from .ops import (
     Change,
+    CloudTasksInspector,
     DeadLetter,
     DeadLetterNotFound,
     Failure,
@@ -104,6 +105,7 @@ __all__ = [
     "BulkItem",
     "BulkResult",
     "Change",
+    "CloudTasksInspector",
     "CloudTasksKitError",
     "ConfigurationError",
     "Container",

@@ -130,6 +130,10 @@ def test_one_command_runs_a_protected_task_and_ctrl_c_stops_everything(
     assert any("jobs sync: created" in line and "/jobs/home-cook" in line for line in output.lines)
     assert f"[dev] app       {base}" in "\n".join(output.lines)
     assert "OIDC issuer" in emulator
+    console = output.wait_for("[dev] console ").split()[-1]
+    page = httpx.get(console, trust_env=False, timeout=30)
+    assert page.status_code == 200
+    assert "/queues/default" in page.text  # the queue the dev command synced, in the console
 
     children = _descendants(process.pid)
     assert len(children) >= 2  # the emulator, uvicorn (and its worker)

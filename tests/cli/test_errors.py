@@ -96,7 +96,13 @@ def closed_port() -> int:
 
 @pytest.mark.parametrize(
     "command",
-    [("schedules", "sync", APP, "--dry-run"), ("queues", "sync"), ("queues", "sync", "--dry-run")],
+    [
+        ("schedules", "sync", APP, "--dry-run"),
+        ("queues", "sync"),
+        ("queues", "sync", "--dry-run"),
+        ("queues", "list"),
+        ("tasks", "list", "default"),
+    ],
     ids=" ".join,
 )
 def test_an_emulator_that_is_not_running_is_named_within_the_deadline(

@@ -1,11 +1,16 @@
-"""What several sub-commands share: their error type, loading ``MODULE:ATTRIBUTE``, and the
-settings and container, checked before any RPC."""
+"""What several sub-commands share: their error type, loading ``MODULE:ATTRIBUTE``, the
+settings and container, checked before any RPC, and how they talk to a person: tables, times,
+progress on long listings, confirmation of what cannot be undone, ``--json`` for scripts."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__: list[str] = []
@@ -60,6 +65,102 @@ def load_app(spec: str) -> Any:
     if not isinstance(app, FastAPI):
         raise CommandError(f"{spec} is not a FastAPI app (nor a factory returning one)", USAGE)
     return app
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell; the last one is left as it is (it can be long)."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in [header, *rows]
+    )
+
+
+def when(moment: datetime | None, now: datetime | None = None) -> str:
+    """``2026-05-01 12:00:00Z (in 5 min)``; ``-`` when unset."""
+    if not moment or moment.timestamp() <= 0:  # an unset Timestamp is the epoch
+        return "-"
+    now = now or datetime.now(UTC)
+    delta = (moment - now).total_seconds()
+    ago = f"in {span(delta)}" if delta >= 1 else f"{span(-delta)} ago" if delta <= -1 else "now"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z ({ago})"
+
+
+def span(seconds: float | timedelta) -> str:
+    """``0.1s``, ``45s``, ``5m``, ``2h30m``, ``3d``: a duration as the settings write them."""
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    if seconds < 60:
+        return f"{seconds:g}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, hours = int(seconds // 60), int(seconds // 3600)
+    if hours == 0:
+        return f"{minutes}m"
+    if hours < 48:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    return f"{hours // 24}d"
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, sort_keys=False))
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    """A resource as its REST JSON (camelCase, enums by name), as gcloud and the API show it."""
+    from google.protobuf import json_format
+
+    document: dict[str, Any] = json_format.MessageToDict(type(message).pb(message))
+    return document
+
+
+class Progress:
+    """``listing tasks: 3000`` on stderr while a long listing runs, when stderr is a terminal
+    (never in a pipe or a log); erased when done."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._shown = False
+
+    def __call__(self, count: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{self._what}: {count}", end="", file=sys.stderr, flush=True)
+            self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask before what cannot be undone; ``--yes`` answers for a script.
+
+    :raises CommandError: not answered yes (exit 1), or no terminal to ask and no ``--yes``
+        (exit 2).
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(
+            f"{question.rstrip('?')}: not without confirmation, and there is no terminal to "
+            "ask; pass --yes",
+            USAGE,
+        )
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CommandError("cancelled: nothing was changed")
+
+
+@contextmanager
+def api_refusals() -> Iterator[None]:
+    """The API's answers that refuse (no such queue or task, a wrong argument) as one line."""
+    from google.api_core import exceptions
+
+    try:
+        yield
+    except exceptions.GoogleAPICallError as exc:
+        raise CommandError(f"{type(exc).__name__}: {exc.message}") from exc
 
 
 def checked_container(app: Any = None) -> Any:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ._common import USAGE, CommandError, checked_container
+from ._common import USAGE, CommandError, checked_container, table
 
 __all__: list[str] = []
 
@@ -59,7 +58,7 @@ def _list(args: argparse.Namespace) -> int:
         for letter in letters
     ]
     header = ("dead letter", "queue", "task", "attempts", "status", "parked", "expires", "reason")
-    print(_table(header, rows))
+    print(table(header, rows))
     print(f"{len(rows)} dead letter{'s' if len(rows) != 1 else ''}")
     return 0
 
@@ -107,12 +106,3 @@ def _time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    # The last column (the reason) is left unpadded: it can be long.
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
-        for row in [header, *rows]
-    )

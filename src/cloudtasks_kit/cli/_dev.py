@@ -139,12 +139,8 @@ def dev_environment(settings: Any, emulator: Any, base_url: str) -> dict[str, st
 
 
 def console_url(emulator_http_url: str) -> str | None:
-    """The emulator's console, served on its HTTP side, once it has one.
-
-    The hook for it: return its address here (``emulator_http_url`` plus its path) and the
-    dev command lists it with the rest.
-    """
-    return None
+    """The emulator's console, served at the root of its HTTP side."""
+    return f"{emulator_http_url}/"
 
 
 def _prepare_state(data: Path) -> None:

@@ -14,7 +14,7 @@ import traceback
 from importlib import metadata
 from typing import Any, NoReturn
 
-from . import _dead_letters, _dev, _emulator, _queues, _schedules
+from . import _dead_letters, _dev, _emulator, _queues, _schedules, _tasks
 from ._common import FAILED, USAGE, CommandError
 
 __all__ = ["main"]
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     arguments = sys.argv[1:] if argv is None else argv
-    for command in (_dev, _emulator, _queues, _schedules, _dead_letters):
+    for command in (_dev, _emulator, _queues, _tasks, _schedules, _dead_letters):
         command.register(commands, arguments)
     args = parser.parse_args(argv)
     try:

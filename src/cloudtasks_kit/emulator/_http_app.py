@@ -1,6 +1,7 @@
 """The emulator's HTTP side: OpenID configuration and JWKS (so workers verify its tokens as
-they verify Google's), a health check, admin calls for tests and demos, and the routes of the
-REST face (``faces._rest``) that ``_server`` passes in.
+they verify Google's), a health check, admin calls for tests and demos, ``/metrics`` for
+Prometheus, and the routes that ``_server`` passes in: the REST face (``faces._rest``) and the
+console (``console``).
 
 Admin calls check their input completely before they change anything: a body that is not a
 JSON object, an unknown key, a value that is not a finite number in range is a 400 with the
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -66,6 +68,9 @@ def build_http_app(
     async def get_stats(_: Request) -> JSONResponse:
         return JSONResponse(stats.as_dict())
 
+    async def metrics(_: Request) -> Response:
+        return Response(stats.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
     async def get_clock(_: Request) -> JSONResponse:
         return JSONResponse({"now": clock.now(), "offset": clock.offset})
 
@@ -110,6 +115,7 @@ def build_http_app(
             Route("/.well-known/openid-configuration", openid_configuration),
             Route("/oauth2/v3/certs", certs),
             Route("/healthz", healthz),
+            Route("/metrics", metrics),
             Route("/admin/stats", get_stats),
             Route("/admin/clock", get_clock),
             Route("/admin/clock/advance", advance_clock, methods=["POST"]),

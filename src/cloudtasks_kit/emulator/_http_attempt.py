@@ -31,6 +31,8 @@ NO_RESPONSE_DEADLINE = 504
 NO_RESPONSE_UNREACHABLE = 503
 # The attempt could not be made at all (an error inside the emulator): a failed attempt too.
 NO_RESPONSE_ERROR = 500
+# How much of a response body an attempt keeps: enough to read an error message.
+EXCERPT_BYTES = 500
 # Cloud Tasks' and Cloud Scheduler's HttpMethod enums have the same numbers and names.
 _HttpMethod: Any = tasks_v2.HttpMethod  # an IntEnum at run time; typed as int
 _METHODS: dict[int, str] = {int(method): method.name for method in _HttpMethod}
@@ -43,6 +45,8 @@ class HttpOutcome:
     latency: float
     retry_after: float | None = None
     error: str | None = None
+    #: The start of the response body (for the console's attempt history).
+    excerpt: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -145,6 +149,7 @@ async def send_http(
         True,
         time.perf_counter() - started,
         retry_after=_retry_after(response),
+        excerpt=response.content[:EXCERPT_BYTES].decode("utf-8", "replace"),
     )
 
 

@@ -1,5 +1,6 @@
 """Operations: plan, then apply, to bring Cloud Tasks queues and Cloud Scheduler jobs in line
-with what the settings and the code declare; list and replay dead letters."""
+with what the settings and the code declare; list and replay dead letters; look at queues and
+tasks and act on them."""
 
 from ._dead_letters import (
     DeadLetter,
@@ -9,12 +10,14 @@ from ._dead_letters import (
     list_dead_letters,
     replay_dead_letters,
 )
+from ._inspect import CloudTasksInspector
 from ._plan import Change, Failure, Plan
 from ._queues import ensure_queues, plan_queues
 from ._schedules import plan_schedules
 
 __all__ = [
     "Change",
+    "CloudTasksInspector",
     "DeadLetter",
     "DeadLetterNotFound",
     "Failure",

@@ -51,6 +51,7 @@ from .._http_attempt import (
     rpc_code_for_http,
     send_http,
 )
+from .._insight import Attempt
 from .._runner import Background, wait_for_event
 from .._stats import Stats
 from .._tokens import TokenSigner
@@ -222,8 +223,10 @@ class JobRunner:
                 outcome = await self._send(job, scheduled)
                 attempt += 1
                 self._record(name, _attempt_ended(outcome))
+                self._observe(name, attempt, outcome)
                 retry_at = self._retry_at(name, job, outcome, attempt, first, scheduled)
                 if retry_at is None:
+                    self._stats.metrics.job_run_ended(name, outcome.succeeded)
                     return
                 await self._sleep_until(retry_at)
         except asyncio.CancelledError:
@@ -344,6 +347,11 @@ class JobRunner:
     def _load(self, name: str) -> Any:
         body = self._store.job(name)
         return None if body is None else JobPb.FromString(body)
+
+    def _observe(self, name: str, attempt: int, outcome: HttpOutcome) -> None:
+        """The attempt in the job's history (the console's) and in ``/metrics``."""
+        self._store.record_attempt(name, Attempt.of(attempt, outcome, self._clock.now()))
+        self._stats.metrics.job_attempted(name, outcome)
 
     def _record(self, name: str, change: Callable[[Any], None]) -> None:
         """Change a job's output fields as stored now (the API may have updated the rest)."""

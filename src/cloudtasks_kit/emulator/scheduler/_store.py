@@ -1,11 +1,13 @@
 """Cloud Scheduler's tables on the shared database.
 
 ``jobs.body`` is the serialized Job with its output fields; ``job_runs`` remembers the
-schedule time of the last run fired, so that no scheduled time ever fires twice.
+schedule time of the last run fired, so that no scheduled time ever fires twice;
+``job_attempts`` keeps a job's latest attempts for the console (the API has only the last).
 """
 
 from __future__ import annotations
 
+from .._insight import ATTEMPTS_KEPT, Attempt
 from .._store import Database
 
 __all__ = ["JobStore"]
@@ -13,6 +15,16 @@ __all__ = ["JobStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS job_runs (name TEXT PRIMARY KEY, last_fired REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS job_attempts (
+    name TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    at REAL NOT NULL,
+    latency REAL NOT NULL,
+    status INTEGER NOT NULL,
+    responded INTEGER NOT NULL,
+    excerpt TEXT NOT NULL,
+    PRIMARY KEY (name, number)
+) WITHOUT ROWID;
 """
 
 
@@ -41,13 +53,51 @@ class JobStore:
         with self._db.transaction():
             cursor = self._db.execute("DELETE FROM jobs WHERE name = ?", (name,))
             self._db.execute("DELETE FROM job_runs WHERE name = ?", (name,))
+            self._db.execute("DELETE FROM job_attempts WHERE name = ?", (name,))
         return cursor.rowcount == 1
 
     def reset(self) -> None:
-        """Delete every job and what is remembered of its runs."""
+        """Delete every job and what is remembered of its runs and attempts."""
         with self._db.transaction():
-            self._db.execute("DELETE FROM jobs")
-            self._db.execute("DELETE FROM job_runs")
+            for table in ("jobs", "job_runs", "job_attempts"):
+                self._db.execute(f"DELETE FROM {table}")
+
+    def attempts(self, name: str) -> list[Attempt]:
+        """The job's latest attempts over all its runs, the newest first."""
+        rows = self._db.execute(
+            "SELECT number, at, latency, status, responded, excerpt FROM job_attempts "
+            "WHERE name = ? ORDER BY number DESC",
+            (name,),
+        )
+        return [
+            Attempt(number, at, latency, status, bool(responded), excerpt)
+            for number, at, latency, status, responded, excerpt in rows
+        ]
+
+    def record_attempt(self, name: str, attempt: Attempt) -> None:
+        """Keep ``attempt`` (its ``number`` is ignored: a job's attempts are numbered over all
+        its runs) and drop what is older than the last :data:`ATTEMPTS_KEPT`."""
+        with self._db.transaction():
+            (number,) = self._db.execute(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM job_attempts WHERE name = ?", (name,)
+            ).fetchone()
+            self._db.execute(
+                "INSERT INTO job_attempts (name, number, at, latency, status, responded, excerpt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    number,
+                    attempt.dispatched_at,
+                    attempt.latency,
+                    attempt.status,
+                    int(attempt.responded),
+                    attempt.excerpt,
+                ),
+            )
+            self._db.execute(
+                "DELETE FROM job_attempts WHERE name = ? AND number <= ?",
+                (name, number - ATTEMPTS_KEPT),
+            )
 
     def last_fired(self, name: str) -> float | None:
         row = self._db.execute("SELECT last_fired FROM job_runs WHERE name = ?", (name,)).fetchone()

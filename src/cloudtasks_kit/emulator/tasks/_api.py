@@ -14,6 +14,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksRest
 from google.protobuf import empty_pb2, field_mask_pb2
 
 from ..._protocol import (
+    DEAD_LETTER_QUEUE,
     DEFAULT_DISPATCH_DEADLINE,
     MAX_CONCURRENT_DISPATCHES,
     MAX_DISPATCHES_PER_SECOND,
@@ -314,6 +315,7 @@ class CloudTasksApi:
         except DuplicateName:
             raise already_exists(f"task {task.name} already exists") from None
         self._dispatcher.schedule(parent, task.name, due)
+        self._stats.metrics.task_created(parent, _dead_letter_from(task))
         return task
 
     def _normalized_task(self, source: Any, parent: str, now: float) -> Any:
@@ -487,6 +489,15 @@ def _task_view(row: TaskRow, view: int) -> Any:
                 else f"no response (recorded as HTTP {row.last_status})"
             )
     return task
+
+
+def _dead_letter_from(task: Any) -> str | None:
+    """The queue a dead letter came from (its kit header), for ``/metrics``."""
+    header = DEAD_LETTER_QUEUE.lower()
+    for name, value in task.http_request.headers.items():
+        if name.lower() == header:
+            return str(value)
+    return None
 
 
 def _state_filter(text: str) -> int | None:

@@ -40,6 +40,7 @@ from .._backoff import retry_delay, retry_duration_spent
 from .._checks import MAX_TIMESTAMP
 from .._clock import Clock
 from .._http_attempt import NO_RESPONSE_ERROR, HttpOutcome, method_name, send_http
+from .._insight import Attempt
 from .._runner import Background, wait_for_event
 from .._stats import Stats
 from .._tokens import TokenSigner
@@ -195,6 +196,11 @@ class Dispatcher:
     def is_in_flight(self, name: str) -> bool:
         return name in self._in_flight
 
+    def in_flight(self, queue: str) -> int:
+        """How many of the queue's tasks are being attempted now."""
+        runtime = self._queues.get(queue)
+        return 0 if runtime is None else runtime.in_flight
+
     # -- the loop -------------------------------------------------------------------------
 
     def _start_runner(self, runtime: _QueueRuntime) -> None:
@@ -330,6 +336,7 @@ class Dispatcher:
     def _finish(self, q: _QueueRuntime, row: TaskRow, url: str, outcome: HttpOutcome) -> None:
         now = self._clock.now()
         attempt = row.dispatch_count + 1
+        self._record(row, attempt, outcome, now)
         status = outcome.status_text
         if outcome.succeeded:
             self._stats.attempts["succeeded"] += 1
@@ -368,6 +375,13 @@ class Dispatcher:
         recorded = AttemptOutcome(outcome.status, now if outcome.responded else None)
         if self._store.fail_attempt(row.name, recorded, retry_at) and row.queue in self._queues:
             self.schedule(row.queue, row.name, retry_at)
+
+    def _record(self, row: TaskRow, number: int, outcome: HttpOutcome, now: float) -> None:
+        """The attempt in the task's history (the console's) and in ``/metrics``."""
+        attempt = Attempt.of(number, outcome, now)
+        self._store.record_attempt(row.name, attempt)
+        lateness = attempt.dispatched_at - row.due
+        self._stats.metrics.task_attempted(row.queue, number, outcome, lateness)
 
     def _tombstone(self, row: TaskRow, now: float) -> float | None:
         return now + self._tombstone_ttl if row.named else None

@@ -1,12 +1,16 @@
 """Cloud Tasks' tables on the shared database: queues, tasks with their attempt counters,
-and the tombstones that keep deleted names taken for a while."""
+the tombstones that keep deleted names taken for a while, and each task's latest attempts
+(for the console; kept as long as the task's tombstone). A queue's counts are kept in memory,
+so the console and ``/metrics`` read them for free however long the queue."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .._insight import ATTEMPTS_KEPT, Attempt
 from .._store import Database
 
 __all__ = ["AttemptOutcome", "TaskRow", "TaskStore"]
@@ -31,6 +35,17 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS task_tombstones (
     name TEXT PRIMARY KEY, expires REAL NOT NULL, reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS task_attempts (
+    name TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    at REAL NOT NULL,
+    latency REAL NOT NULL,
+    status INTEGER NOT NULL,
+    responded INTEGER NOT NULL,
+    excerpt TEXT NOT NULL,
+    PRIMARY KEY (name, number)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_attempts_at ON task_attempts (at);
 """
 
 _TASK_COLUMNS = (
@@ -75,9 +90,18 @@ class AttemptOutcome:
 
 
 class TaskStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, history_ttl: float = 3600.0) -> None:
         self._db = db
+        # A finished task's attempts stay readable as long as its name stays taken.
+        self._history_ttl = history_ttl
         db.create_tables(_SCHEMA)
+        # queue -> stored tasks, and the names of those attempted at least once.
+        self._counts: Counter[str] = Counter(
+            dict(db.execute("SELECT queue, COUNT(*) FROM tasks GROUP BY queue").fetchall())
+        )
+        self._attempted: dict[str, set[str]] = {}
+        for queue, name in db.execute("SELECT queue, name FROM tasks WHERE dispatch_count > 0"):
+            self._attempted.setdefault(queue, set()).add(name)
 
     # -- queues ---------------------------------------------------------------------------
 
@@ -100,10 +124,12 @@ class TaskStore:
         with self._db.transaction():
             self._db.execute("DELETE FROM queues WHERE name = ?", (name,))
             self._db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
+            self._forget_attempts(name)
             self._db.execute(
                 "INSERT OR REPLACE INTO queue_tombstones (name, expires) VALUES (?, ?)",
                 (name, tombstone_until),
             )
+        self._forget_counts(name)
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -113,6 +139,9 @@ class TaskStore:
             (row.name, row.queue, row.due, row.body, int(row.named)),
             row.name,
         )
+        if row.named:  # a name used again once its tombstone expired: a history of its own
+            self._db.execute("DELETE FROM task_attempts WHERE name = ?", (row.name,))
+        self._counts[row.queue] += 1
 
     def task(self, name: str) -> TaskRow | None:
         found = self._db.execute(
@@ -129,6 +158,56 @@ class TaskStore:
         )
         return [_task_row(found) for found in rows]
 
+    def browse(
+        self, queue: str, *, after: str, prefix: str, attempted: bool | None, limit: int
+    ) -> list[TaskRow]:
+        """A page of the console's task list: ids starting with ``prefix``, after the name
+        ``after``, attempted or not (``None``: both); in name order, on the primary key."""
+        low = queue + "/tasks/" + prefix
+        condition = {None: "", True: " AND dispatch_count > 0", False: " AND dispatch_count = 0"}
+        rows = self._db.execute(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE name >= ? AND name > ? AND name < ?"
+            f"{condition[attempted]} ORDER BY name LIMIT ?",
+            (low, after, low + "\uffff", limit),
+        )
+        return [_task_row(found) for found in rows]
+
+    def counts(self, queue: str) -> tuple[int, int]:
+        """(stored tasks, of which attempted at least once) of ``queue``."""
+        return self._counts[queue], len(self._attempted.get(queue, ()))
+
+    def attempts(self, name: str) -> list[Attempt]:
+        """The task's latest attempts, the newest first (kept after it ended, for a while)."""
+        rows = self._db.execute(
+            "SELECT number, at, latency, status, responded, excerpt FROM task_attempts "
+            "WHERE name = ? ORDER BY number DESC",
+            (name,),
+        )
+        return [
+            Attempt(number, at, latency, status, bool(responded), excerpt)
+            for number, at, latency, status, responded, excerpt in rows
+        ]
+
+    def record_attempt(self, name: str, attempt: Attempt) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO task_attempts "
+            "(name, number, at, latency, status, responded, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                attempt.number,
+                attempt.dispatched_at,
+                attempt.latency,
+                attempt.status,
+                int(attempt.responded),
+                attempt.excerpt,
+            ),
+        )
+        if attempt.number > ATTEMPTS_KEPT:
+            self._db.execute(
+                "DELETE FROM task_attempts WHERE name = ? AND number <= ?",
+                (name, attempt.number - ATTEMPTS_KEPT),
+            )
+
     def pending(self) -> Iterator[tuple[str, str, float]]:
         """(queue, name, due) of every stored task, to rebuild the dispatch schedule."""
         yield from self._db.execute("SELECT queue, name, due FROM tasks")
@@ -144,12 +223,14 @@ class TaskStore:
         return cursor.rowcount == 1
 
     def start_attempt(self, name: str, now: float) -> None:
-        self._db.execute(
+        cursor = self._db.execute(
             "UPDATE tasks SET dispatch_count = dispatch_count + 1, "
             "first_dispatch = COALESCE(first_dispatch, ?), last_dispatch = ?, "
             "last_response = NULL, last_status = NULL WHERE name = ?",
             (now, now, name),
         )
+        if cursor.rowcount == 1:
+            self._attempted.setdefault(_queue_of(name), set()).add(name)
 
     def fail_attempt(self, name: str, outcome: AttemptOutcome, retry_at: float) -> bool:
         """Record a failed attempt and the time of the retry. False if the task is gone."""
@@ -178,38 +259,79 @@ class TaskStore:
                     "VALUES (?, ?, ?)",
                     (name, tombstone_until, reason),
                 )
+        if cursor.rowcount == 1:
+            queue = _queue_of(name)
+            self._counts[queue] -= 1
+            self._attempted.get(queue, set()).discard(name)
         return cursor.rowcount == 1
 
     def purge(self, queue: str, tombstone_until: float) -> int:
-        """Delete every task of ``queue``; like deleted tasks, their names stay taken until
-        ``tombstone_until``."""
+        """Delete every task of ``queue`` and its attempt history; like deleted tasks, their
+        names stay taken until ``tombstone_until``."""
         with self._db.transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO task_tombstones (name, expires, reason) "
                 "SELECT name, ?, 'purged' FROM tasks WHERE queue = ?",
                 (tombstone_until, queue),
             )
-            return self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+            purged = self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+            self._forget_attempts(queue)
+        self._forget_counts(queue)
+        return purged
 
     def reset_queue(self, queue: str) -> int:
-        """Delete every task of ``queue`` and release every name its tasks left taken."""
+        """Delete every task of ``queue`` and its attempt history, and release every name its
+        tasks left taken."""
         prefix = queue + "/tasks/"
         with self._db.transaction():
             self._db.execute(
                 "DELETE FROM task_tombstones WHERE name > ? AND name < ?",
                 (prefix, prefix + "\uffff"),
             )
-            return self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+            removed = self._db.execute("DELETE FROM tasks WHERE queue = ?", (queue,)).rowcount
+            self._forget_attempts(queue)
+        self._forget_counts(queue)
+        return removed
 
     def reset(self) -> None:
-        """Delete every queue, task and tombstone."""
+        """Delete every queue, task, attempt history and tombstone."""
         with self._db.transaction():
-            for table in ("queues", "queue_tombstones", "tasks", "task_tombstones"):
+            for table in (
+                "queues",
+                "queue_tombstones",
+                "tasks",
+                "task_tombstones",
+                "task_attempts",
+            ):
                 self._db.execute(f"DELETE FROM {table}")
+        self._counts.clear()
+        self._attempted.clear()
+
+    def _forget_counts(self, queue: str) -> None:
+        self._counts.pop(queue, None)
+        self._attempted.pop(queue, None)
 
     def expire_tombstones(self, now: float) -> None:
         self._db.execute("DELETE FROM task_tombstones WHERE expires <= ?", (now,))
         self._db.execute("DELETE FROM queue_tombstones WHERE expires <= ?", (now,))
+        # The attempts of tasks that ended (or were deleted) longer ago than a tombstone lasts.
+        self._db.execute(
+            "DELETE FROM task_attempts WHERE at <= ? AND name NOT IN (SELECT name FROM tasks)",
+            (now - self._history_ttl,),
+        )
+
+    def _forget_attempts(self, queue: str) -> None:
+        prefix = queue + "/tasks/"
+        self._db.execute(
+            "DELETE FROM task_attempts WHERE name > ? AND name < ?", (prefix, prefix + "\uffff")
+        )
+
+
+_TABLES = ("queues", "queue_tombstones", "tasks", "task_tombstones", "task_attempts")
+
+
+def _queue_of(task: str) -> str:
+    return task.rpartition("/tasks/")[0]
 
 
 def _task_row(found: Any) -> TaskRow:

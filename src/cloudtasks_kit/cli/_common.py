@@ -173,3 +173,18 @@ def checked_container(app: Any = None) -> Any:
     if app is not None:
         container.worker_app.override(app)
     return container
+
+
+def carry_out(plan: Any, *, dry_run: bool) -> int:
+    """``--dry-run``: print the plan. Otherwise apply it, a line per resource as it is done
+    (a long sync shows its progress), then the summary. The exit code: 1 if any change failed."""
+    if dry_run:
+        print(plan.render())
+        return 0
+    failures = plan.apply(report=_say)
+    print(f"{len(failures)} failed" if failures else f"done: {plan.summary()}")
+    return 1 if failures else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # as each change is done, not at the end

@@ -9,6 +9,7 @@ from typing import Any
 
 from ._common import (
     api_refusals,
+    carry_out,
     checked_container,
     confirm,
     message_json,
@@ -62,19 +63,11 @@ def _sync(args: argparse.Namespace) -> int:
 
     container = checked_container()
     try:
-        plan = plan_queues(container.settings(), container.tasks_client())
-        if args.dry_run:
-            print(plan.render())
-            return 0
-        failures = plan.apply(report=_say)
+        return carry_out(
+            plan_queues(container.settings(), container.tasks_client()), dry_run=args.dry_run
+        )
     finally:
         container.shutdown_resources()
-    print(f"{len(failures)} failed" if failures else f"done: {plan.summary()}")
-    return 1 if failures else 0
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)  # a line per queue as it is done, not at the end
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import checked_container, load_app
+from ._common import carry_out, checked_container, load_app
 
 __all__: list[str] = []
 
@@ -37,15 +37,6 @@ def _sync(args: argparse.Namespace) -> int:
         # Bad declarations (duplicate names, prune without a prefix) are ConfigurationErrors,
         # raised before the first RPC: exit 2 with their message.
         plan = plan_schedules(container.job_scheduler(), app, prune=args.prune)
-        if args.dry_run:
-            print(plan.render())
-            return 0
-        failures = plan.apply(report=_say)
+        return carry_out(plan, dry_run=args.dry_run)
     finally:
         container.shutdown_resources()
-    print(f"{len(failures)} failed" if failures else f"done: {plan.summary()}")
-    return 1 if failures else 0
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)  # a line per job as it is done, not at the end

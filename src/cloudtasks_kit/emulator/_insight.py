@@ -4,11 +4,13 @@ many of a queue's tasks wait, run or wait to be retried."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ._http_attempt import HttpOutcome
 
-__all__ = ["ATTEMPTS_KEPT", "Attempt", "QueueCounts"]
+__all__ = ["ATTEMPTS_KEPT", "ATTEMPT_COLUMNS", "Attempt", "QueueCounts", "attempts_of"]
 
 #: Attempts kept per task or job, the latest: a task retried for days keeps a bounded history.
 ATTEMPTS_KEPT = 20
@@ -64,3 +66,15 @@ class QueueCounts:
     def retrying(self) -> int:
         """Attempted, failed, and waiting for the retry."""
         return max(0, self.attempted - self.running)
+
+
+#: The columns both halves keep an attempt in (``task_attempts``, ``job_attempts``), in order.
+ATTEMPT_COLUMNS = "number, at, latency, status, responded, excerpt"
+
+
+def attempts_of(rows: Iterable[Any]) -> list[Attempt]:
+    """Attempts from rows of :data:`ATTEMPT_COLUMNS`."""
+    return [
+        Attempt(number, at, latency, status, bool(responded), excerpt)
+        for number, at, latency, status, responded, excerpt in rows
+    ]

@@ -7,7 +7,7 @@ schedule time of the last run fired, so that no scheduled time ever fires twice;
 
 from __future__ import annotations
 
-from .._insight import ATTEMPTS_KEPT, Attempt
+from .._insight import ATTEMPT_COLUMNS, ATTEMPTS_KEPT, Attempt, attempts_of
 from .._store import Database
 
 __all__ = ["JobStore"]
@@ -64,15 +64,12 @@ class JobStore:
 
     def attempts(self, name: str) -> list[Attempt]:
         """The job's latest attempts over all its runs, the newest first."""
-        rows = self._db.execute(
-            "SELECT number, at, latency, status, responded, excerpt FROM job_attempts "
-            "WHERE name = ? ORDER BY number DESC",
-            (name,),
+        return attempts_of(
+            self._db.execute(
+                f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE name = ? ORDER BY number DESC",
+                (name,),
+            )
         )
-        return [
-            Attempt(number, at, latency, status, bool(responded), excerpt)
-            for number, at, latency, status, responded, excerpt in rows
-        ]
 
     def record_attempt(self, name: str, attempt: Attempt) -> None:
         """Keep ``attempt`` (its ``number`` is ignored: a job's attempts are numbered over all

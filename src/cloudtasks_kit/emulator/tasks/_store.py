@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .._insight import ATTEMPTS_KEPT, Attempt
+from .._insight import ATTEMPT_COLUMNS, ATTEMPTS_KEPT, Attempt, attempts_of
 from .._store import Database
 
 __all__ = ["AttemptOutcome", "TaskRow", "TaskStore"]
@@ -178,15 +178,12 @@ class TaskStore:
 
     def attempts(self, name: str) -> list[Attempt]:
         """The task's latest attempts, the newest first (kept after it ended, for a while)."""
-        rows = self._db.execute(
-            "SELECT number, at, latency, status, responded, excerpt FROM task_attempts "
-            "WHERE name = ? ORDER BY number DESC",
-            (name,),
+        return attempts_of(
+            self._db.execute(
+                f"SELECT {ATTEMPT_COLUMNS} FROM task_attempts WHERE name = ? ORDER BY number DESC",
+                (name,),
+            )
         )
-        return [
-            Attempt(number, at, latency, status, bool(responded), excerpt)
-            for number, at, latency, status, responded, excerpt in rows
-        ]
 
     def record_attempt(self, name: str, attempt: Attempt) -> None:
         self._db.execute(

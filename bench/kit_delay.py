@@ -231,6 +231,8 @@ def kit_sides() -> Iterator[Sides]:
             config_dir=Path(directory),
         )
         container = Container(settings=providers.Object(settings), worker_app=providers.Object(app))
+        # Wired, as an application wires its container: .delay() finds it as the default.
+        container.wire()
         channel = grpc.insecure_channel(emulator.grpc_target)
         raw = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
         sides = Sides(container, raw, f"{PROJECT_LOCATION}/queues/{QUEUE_ID}")
@@ -241,6 +243,7 @@ def kit_sides() -> Iterator[Sides]:
         finally:
             raw.transport.close()
             container.tasks_client.shutdown()
+            container.unwire()
 
 
 async def _create_paused_queue(target: str) -> None:

@@ -98,6 +98,8 @@ def build_worker_app(variant: str, issuer: str, private_key_pem: bytes) -> Any:
         env="bench",
         config_dir=Path(tempfile.mkdtemp(prefix="bench-worker-")),
         auth={"issuer": issuer, "allowed_emails": [EMAIL]},
+        # The audience the worker expects: this server's URL for the route, as tasks get it.
+        base_url=issuer,
     )
     dependencies = [Depends(oidc_verifier(settings))] if "oidc" in features else []
     if "ctx" in features:

@@ -277,6 +277,10 @@ DEFAULT_RPC_TIMEOUT: Final = 20.0
 #: "The maximum allowed value is 500" and "is 5,000".
 MAX_DISPATCHES_PER_SECOND: Final = 500
 MAX_CONCURRENT_DISPATCHES: Final = 5000
+#: ``BatchCreateTasksRequest.requests``: "The maximum number of requests is 100", all for the
+#: batch's queue; ``BatchDeleteTasksRequest.names``: "A maximum of 1000 tasks".
+MAX_BATCH_CREATE: Final = 100
+MAX_BATCH_DELETE: Final = 1000
 
 
 def check_deadline(value: object, what: str = "deadline") -> timedelta:

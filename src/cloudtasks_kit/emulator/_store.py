@@ -68,11 +68,16 @@ class Database:
 
 
 class _Transaction:
+    """A savepoint: outside any transaction it begins one (committed on release), inside
+    one it nests, so that a batch (one transaction) can call what opens its own."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN")
+        self._db.execute("SAVEPOINT step")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is not None:
+            self._db.execute("ROLLBACK TO step")
+        self._db.execute("RELEASE step")

@@ -286,13 +286,17 @@ class _Attempts:
         self.left -= 1
         return remaining
 
-    def failed(self, exc: api_exceptions.GoogleAPICallError) -> float:
-        """Seconds to wait before the next attempt, or the typed error that ends the call."""
-        self.last_error = exc
+    def failed(self, exc: api_exceptions.GoogleAPICallError, *, answered: bool = False) -> float:
+        """Seconds to wait before the next attempt, or the typed error that ends the call.
+
+        ``answered``: the service did answer, with ``exc`` as one task's status in a batch; an
+        UNAVAILABLE there says nothing about reaching the service.
+        """
+        self.last_error = None if answered else exc
         # Before Conflict: Aborted is a Conflict too (409), but worth another try.
         if isinstance(exc, _TRANSIENT):
             if self.left <= 0:
-                if is_unreachable(exc):
+                if is_unreachable(exc) and not answered:
                     raise self._unreachable(
                         exc, f"after {self.settings.task_create_retries + 1} tries"
                     )
@@ -334,16 +338,19 @@ def _result(
     request: tasks_v2.CreateTaskRequest, task: tasks_v2.Task, span: Span | None
 ) -> DelayResult:
     # Read from the protobuf messages under proto-plus's wrappers (see _CreateTaskRequestPb).
-    created = tasks_v2.Task.pb(task)
-    sent = tasks_v2.CreateTaskRequest.pb(request)
+    result = delay_result(tasks_v2.CreateTaskRequest.pb(request), tasks_v2.Task.pb(task))
+    if span is not None:
+        span.set_attribute("messaging.message.id", result.task_id)
+    return result
+
+
+def delay_result(sent: Any, created: Any) -> DelayResult:
+    """What a ``CreateTaskRequest`` (``sent``) created (``created``), both protobuf messages."""
     name: str = created.name
     schedule_time = DatetimeWithNanoseconds.from_timestamp_pb(created.schedule_time)
-    task_id = name.rsplit("/", 1)[1]
-    if span is not None:
-        span.set_attribute("messaging.message.id", task_id)
     return DelayResult(
         name=name,
-        task_id=task_id,
+        task_id=name.rsplit("/", 1)[1],
         queue=sent.parent,
         schedule_time=schedule_time.astimezone(UTC),
         url=sent.task.http_request.url,

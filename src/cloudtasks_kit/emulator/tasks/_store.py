@@ -4,6 +4,7 @@ and the tombstones that keep deleted names taken for a while."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,11 @@ class TaskStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         db.create_tables(_SCHEMA)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Several writes committed together (a batch); the writes that open their own
+        transaction nest inside it."""
+        return self._db.transaction()
 
     # -- queues ---------------------------------------------------------------------------
 

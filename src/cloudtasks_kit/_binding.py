@@ -12,8 +12,11 @@ with. A value that validates here but would arrive different (a ``/`` in a ``{se
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
 from types import UnionType
@@ -21,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 from urllib.parse import quote, urlencode
 
 from fastapi import params
-from pydantic import AliasChoices, BaseModel
+from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import SchemaSerializer, SchemaValidator
 from starlette.convertors import PathConvertor
 
 from ._errors import InvalidTaskArguments, RouteNotDelayable
@@ -51,6 +55,22 @@ _INJECTED = {
 _quote_cookie = SimpleCookie().value_encode
 # What ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` builds on every call.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# The C encoder that JSONEncoder.encode makes on each call, made once (same arguments, without
+# the check for circular references: what a serializer dumped in JSON mode is a tree).
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # None without the C module
+_C_ENCODER = (
+    _make_encoder(
+        None, _JSON.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if _make_encoder is not None
+    else None
+)
+
+
+def _json_bytes(payload: Any) -> bytes:
+    if _C_ENCODER is None:
+        return _JSON.encode(payload).encode()
+    return "".join(_C_ENCODER(payload, 0)).encode()
 
 
 class _Source(enum.StrEnum):
@@ -82,12 +102,26 @@ class _Param:
     # A model read field by field (``Annotated[Filters, Query()]``): field name -> request key.
     flat: dict[str, tuple[str, FieldInfo]] | None
     slash_ok: bool  # only a ``{name:path}`` placeholder may receive a ``/``
+    # The validator and JSON-mode serializer of the one field's TypeAdapter, called directly:
+    # what ModelField.validate / serialize call, without their wrappers on every .delay().
+    # None when the keyword has several fields (or FastAPI keeps no adapter): the wrappers.
+    validate: Callable[[Any], Any] | None = None
+    dump: Callable[[Any], Any] | None = None
 
 
 class RouteBinder:
     """Validates ``.delay()`` keywords against one route and encodes them as its request."""
 
-    __slots__ = ("_embed", "_form", "_label", "_method", "_params", "_path", "_required")
+    __slots__ = (
+        "_embed",
+        "_form",
+        "_label",
+        "_method",
+        "_params",
+        "_path",
+        "_required",
+        "_required_set",
+    )
 
     def __init__(
         self,
@@ -108,6 +142,7 @@ class RouteBinder:
         self._required = tuple(
             p.name for p in parameters.values() if any(f.field_info.is_required() for f in p.fields)
         )
+        self._required_set = frozenset(self._required)
 
     @classmethod
     def for_route(cls, route: APIRoute) -> RouteBinder:
@@ -142,6 +177,7 @@ class RouteBinder:
                         f"and a {param.source} parameter, and .delay() takes one value per name"
                     )
                 parameters[param.name] = replace(known, fields=(*known.fields, *param.fields))
+        parameters = {name: _compiled(param) for name, param in parameters.items()}
         path: list[tuple[str, str | None]] = []
         keyed = {p.key: p for p in parameters.values() if p.source is _Source.PATH}
         for literal, placeholder, _, _ in string.Formatter().parse(route.path_format):
@@ -180,8 +216,13 @@ class RouteBinder:
             errors.append(f"positional arguments are not accepted; pass {hint} as keywords")
         elif args:
             errors.append("positional arguments are not accepted; this route takes none")
-        errors += [f"unexpected keyword {name!r}" for name in kwargs if name not in self._params]
-        errors += [f"missing required argument {n!r}" for n in self._required if n not in kwargs]
+        # (Set operations on the key views first: the lists are built only when something is off.)
+        if not kwargs.keys() <= self._params.keys():
+            errors += [f"unexpected keyword {n!r}" for n in kwargs if n not in self._params]
+        if not kwargs.keys() >= self._required_set:
+            errors += [
+                f"missing required argument {n!r}" for n in self._required if n not in kwargs
+            ]
         path: dict[str, str] = {}
         query: list[tuple[str, str]] = []
         form: list[tuple[str, str]] = []
@@ -191,23 +232,29 @@ class RouteBinder:
         for name, value in kwargs.items():
             if (param := self._params.get(name)) is None:
                 continue
-            validated, found = param.fields[0].validate(value, {}, loc=(name,))
-            # FastAPI up to 0.128.0 returns None, not [], when a value is valid.
-            problems = list(found or ())
-            for field in param.fields[1:]:
-                problems += field.validate(value, {}, loc=(name,))[1] or ()
-            if problems:
-                errors += [".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems]
-                continue
+            # The adapter's own validator; on a problem, the fields' validate() words it. (A try
+            # costs nothing when nothing is raised; contextlib.suppress does, on each call.)
+            if param.validate is None:
+                validated = _INVALID
+            else:
+                try:
+                    validated = param.validate(value)
+                except ValidationError:
+                    validated = _INVALID
+            if validated is _INVALID:
+                validated, problems = _validated(param, name, value)
+                if problems:
+                    errors += [".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems]
+                    continue
             if param.source is _Source.BODY:
-                body[param.key] = param.fields[0].serialize(validated)
+                body[param.key] = _dumped(param, validated)
                 continue
             pairs = _pairs_of(param, validated, errors)
             if param.source is _Source.PATH:
                 text = pairs[0][1] if len(pairs) == 1 else ""
                 if text in ("", ".", "..") or ("/" in text and not param.slash_ok):
                     errors.append(f"{name}: {text!r} cannot be a path segment of this route")
-                path[param.key] = quote(text, safe="")
+                path[param.key] = text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
             elif param.source in (_Source.QUERY, _Source.FORM):
                 (query if param.source is _Source.QUERY else form).extend(pairs)
             elif param.source is _Source.HEADER:
@@ -231,7 +278,7 @@ class RouteBinder:
             raise InvalidTaskArguments(self._label, list(dict.fromkeys(errors)))
         url = "".join(literal + (path[key] if key else "") for literal, key in self._path)
         if query:
-            url += "?" + urlencode(query)
+            url += "?" + _query_string(query)
         if cookies:
             headers["cookie"] = "; ".join(cookies)
         content = b""
@@ -241,8 +288,54 @@ class RouteBinder:
         elif body:
             headers["content-type"] = "application/json"
             payload = body if self._embed else next(iter(body.values()))
-            content = _JSON.encode(payload).encode()
+            content = _json_bytes(payload)
         return BoundRequest(self._method, url, headers, content)
+
+
+# Characters quote() and quote_plus() leave as they are: a value of only these is its own
+# encoding, and the common one (ids, numbers, booleans) skips the encoder.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+# A value no validator returns: "not validated yet".
+_INVALID: Any = object()
+
+
+def _compiled(param: _Param) -> _Param:
+    """``param`` with its field's validator and serializer at hand (one field only)."""
+    if len(param.fields) != 1:
+        return param
+    adapter = getattr(param.fields[0], "_type_adapter", None)  # FastAPI's, private
+    validator = getattr(adapter, "validator", None)
+    serializer = getattr(adapter, "serializer", None)
+    if not isinstance(validator, SchemaValidator) or not isinstance(serializer, SchemaSerializer):
+        return param
+    # As ModelField.validate and .serialize call the adapter: from_attributes, JSON mode, by
+    # alias, every other option at its default.
+    return replace(
+        param,
+        validate=functools.partial(validator.validate_python, from_attributes=True),
+        dump=functools.partial(serializer.to_python, mode="json", by_alias=True),
+    )
+
+
+def _validated(param: _Param, name: str, value: object) -> tuple[Any, list[dict[str, Any]]]:
+    """The value validated by every field of ``param``, or the problems FastAPI would report."""
+    validated, found = param.fields[0].validate(value, {}, loc=(name,))
+    # FastAPI up to 0.128.0 returns None, not [], when a value is valid.
+    problems = list(found or ())
+    for field in param.fields[1:]:
+        problems += field.validate(value, {}, loc=(name,))[1] or ()
+    return validated, problems
+
+
+def _dumped(param: _Param, validated: Any) -> Any:
+    return param.dump(validated) if param.dump is not None else param.fields[0].serialize(validated)
+
+
+def _query_string(pairs: list[tuple[str, str]]) -> str:
+    """``urlencode(pairs)``, without the encoder for the keys and values that need none."""
+    if all(_UNRESERVED.fullmatch(key) and _UNRESERVED.fullmatch(text) for key, text in pairs):
+        return "&".join(f"{key}={text}" for key, text in pairs)
+    return urlencode(pairs)
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
@@ -323,7 +416,7 @@ def _pairs_of(param: _Param, validated: Any, errors: list[str]) -> list[tuple[st
     """:func:`_pairs` as a list, computed directly for the common case: one plain string,
     number or boolean (what most path, query and header parameters are)."""
     if param.flat is None and param.source is not _Source.FORM:
-        item = param.fields[0].serialize(validated)
+        item = _dumped(param, validated)
         kind = type(item)
         if kind is bool:
             return [(param.key, "true" if item else "false")]

@@ -71,10 +71,9 @@ def check_http_target(http: Any, rules: TargetRules) -> None:
     http.headers.clear()
     http.headers.update(kept)
     # The request as the sender will build it: anything httpx refuses is refused now.
-    try:
-        httpx.Request(_Method(http.http_method).name, parsed, headers=encoded_headers(kept))
-    except Exception as exc:  # whatever it is, the request cannot be sent
-        raise invalid_argument(f"{field}: cannot be sent: {type(exc).__name__}: {exc}") from None
+    problem = _unsendable(_Method(http.http_method).name, url, parsed, encoded_headers(kept))
+    if problem is not None:
+        raise invalid_argument(f"{field}: cannot be sent: {problem}")
 
 
 def _check_url(url: str, field: str) -> httpx.URL:
@@ -118,6 +117,37 @@ def _checked_url(url: str) -> httpx.URL | str:
         return httpx.URL(url)  # as the sender parses it: an invalid IDNA host, say
     except httpx.InvalidURL as exc:
         return f"{shown(url)} is not a valid URL: {exc}"
+
+
+# (method, URL, header names, Content-Type) -> why httpx refuses such a request, or None.
+_VERDICTS: dict[tuple[str, str, tuple[bytes, ...], bytes | None], str | None] = {}
+_MAX_VERDICTS = 4096
+
+
+def _unsendable(
+    method: str, url: str, parsed: httpx.URL, headers: list[tuple[bytes, bytes]]
+) -> str | None:
+    """Why httpx would not build this request, or ``None``.
+
+    What httpx builds a request from is the method, the URL, the header names and the
+    Content-Type (it looks for a multipart boundary there); every other value passes through as
+    the bytes it is. So its verdict is kept per those four: most tasks are one route's, with
+    other values in the same headers, and need no request built for them.
+    """
+    names = tuple(name for name, _ in headers)
+    content_type = next((value for name, value in headers if name.lower() == b"content-type"), None)
+    key = (method, url, names, content_type)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    try:
+        httpx.Request(method, parsed, headers=headers)
+        verdict = None
+    except Exception as exc:  # whatever it is, the request cannot be sent
+        verdict = f"{type(exc).__name__}: {exc}"
+    if len(_VERDICTS) >= _MAX_VERDICTS:
+        _VERDICTS.clear()
+    _VERDICTS[key] = verdict
+    return verdict
 
 
 def _check_token(http: Any, token_kind: str | None, url: str, field: str) -> None:

@@ -131,9 +131,8 @@ _WARNED: set[tuple[str, int]] = set()
 
 
 def _warn_if_loop_running() -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # get_running_loop() raises when there is none, on every sync .delay(): this one says None.
+    if asyncio._get_running_loop() is None:
         return
     caller = sys._getframe(2)  # 0: here, 1: delay(), 2: the call site (stacklevel=3 below)
     site = (caller.f_code.co_filename, caller.f_lineno)

@@ -151,7 +151,10 @@ class TaskEnqueuer:
             a hook) that Cloud Tasks could not send; nothing is created.
         """
         # Settings first, then the route's and the call's: the most specific wins.
-        hooked = run_hooks((*self.hooks, *_option_hooks(options)), request)
+        hooks = self.hooks
+        if options.hooks or options.dispatch_deadline is not None:
+            hooks = (*hooks, *_option_hooks(options))
+        hooked = run_hooks(hooks, request)
         headers = tasks_v2.CreateTaskRequest.pb(hooked).task.http_request.headers
         problems = header_problems(dict(headers))
         if problems:
@@ -163,7 +166,11 @@ class TaskEnqueuer:
     ) -> tasks_v2.CreateTaskRequest:
         settings = self.settings
         queue = settings.queue_path(options.queue)
-        headers = dict(merge_headers(bound.headers.items(), options.headers))
+        headers = (
+            dict(merge_headers(bound.headers.items(), options.headers))
+            if options.headers
+            else bound.headers
+        )
         # Built as protobuf and wrapped once (see _CreateTaskRequestPb): the same message.
         request = _CreateTaskRequestPb(parent=queue)
         task = request.task

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from opentelemetry import trace
 
-from .._telemetry import MESSAGING_SYSTEM, TRACER_NAME, tracing_configured
+from .._telemetry import MESSAGING_SYSTEM, kit_tracer
 
 __all__: list[str] = []
 
@@ -22,16 +22,16 @@ __all__: list[str] = []
 @contextmanager
 def producer_span(queue_id: str, task_id: str | None) -> Iterator[trace.Span | None]:
     """A PRODUCER span for one CreateTask call; ``None`` (and no work) with no SDK."""
-    if not tracing_configured():
+    tracer = kit_tracer()
+    if tracer is None:
         yield None
         return
-    tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(f"create {queue_id}", kind=trace.SpanKind.PRODUCER) as span:
-        span.set_attribute("messaging.system", MESSAGING_SYSTEM)
-        span.set_attribute("messaging.operation.type", "create")
-        span.set_attribute("messaging.destination.name", queue_id)
-        if task_id is not None:
-            span.set_attribute("messaging.message.id", task_id)
+    attributes = _attributes(queue_id)
+    if task_id is not None:
+        attributes["messaging.message.id"] = task_id
+    with tracer.start_as_current_span(
+        f"create {queue_id}", kind=trace.SpanKind.PRODUCER, attributes=attributes
+    ) as span:
         yield span
 
 
@@ -44,13 +44,21 @@ BATCH_TASK_IDS = "cloudtasks_kit.task_ids"
 def producer_batch_span(queue_id: str, count: int) -> Iterator[trace.Span | None]:
     """A PRODUCER span for the ``count`` tasks of one batch; ``None`` (and no work) with no
     SDK. The ids of the tasks created go in :data:`BATCH_TASK_IDS` once they are known."""
-    if not tracing_configured():
+    tracer = kit_tracer()
+    if tracer is None:
         yield None
         return
-    tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(f"create {queue_id}", kind=trace.SpanKind.PRODUCER) as span:
-        span.set_attribute("messaging.system", MESSAGING_SYSTEM)
-        span.set_attribute("messaging.operation.type", "create")
-        span.set_attribute("messaging.destination.name", queue_id)
-        span.set_attribute("messaging.batch.message_count", count)
+    attributes = _attributes(queue_id)
+    attributes["messaging.batch.message_count"] = count
+    with tracer.start_as_current_span(
+        f"create {queue_id}", kind=trace.SpanKind.PRODUCER, attributes=attributes
+    ) as span:
         yield span
+
+
+def _attributes(queue_id: str) -> dict[str, str | int]:
+    return {
+        "messaging.system": MESSAGING_SYSTEM,
+        "messaging.operation.type": "create",
+        "messaging.destination.name": queue_id,
+    }

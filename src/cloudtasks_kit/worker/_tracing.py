@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .._active import active_container
 from .._errors import ContainerNotWired
 from .._protocol import QUEUE_NAME, TASK_NAME, TASK_RETRY_COUNT
-from .._telemetry import MESSAGING_SYSTEM, TRACER_NAME, tracing_configured
+from .._telemetry import MESSAGING_SYSTEM, kit_tracer
 from ..settings import KitSettings
 
 __all__ = ["TaskTracingMiddleware"]
@@ -61,18 +61,29 @@ class TaskTracingMiddleware:
         self.producer_as_parent = producer_as_parent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not tracing_configured():
+        tracer = kit_tracer() if scope["type"] == "http" else None
+        if tracer is None:
             await self.app(scope, receive, send)
             return
-        headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in scope.get("headers", ())
-        }
-        queue, task = headers.get(_QUEUE), headers.get(_TASK)
+        # One pass over the raw headers (ASGI names are lower-case), decoding only the few
+        # read here: the attempt's and those the configured propagator reads.
+        fields = _propagator_fields()
+        carrier: dict[str, str] = {}
+        queue = task = retry_count = None
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower()
+            if name in fields:
+                carrier[name] = raw_value.decode("latin-1")
+            elif name == _QUEUE:
+                queue = raw_value.decode("latin-1")
+            elif name == _TASK:
+                task = raw_value.decode("latin-1")
+            elif name == _RETRY_COUNT:
+                retry_count = raw_value.decode("latin-1")
         if not queue or not task:
             await self.app(scope, receive, send)
             return
-        producer_context = propagate.extract(headers)
+        producer_context = propagate.extract(carrier)
         producer = trace.get_current_span(producer_context).get_span_context()
         if self.producer_as_parent is None:
             self.producer_as_parent = _producer_as_parent_setting(scope.get("app"))
@@ -86,8 +97,7 @@ class TaskTracingMiddleware:
             "messaging.message.id": task,
             "messaging.operation.type": "process",
         }
-        retry_count = headers.get(_RETRY_COUNT, "")
-        if retry_count.isascii() and retry_count.isdigit():
+        if retry_count is not None and retry_count.isascii() and retry_count.isdigit():
             attributes[ATTEMPT_ATTRIBUTE] = int(retry_count) + 1
         status: int | None = None
 
@@ -97,7 +107,6 @@ class TaskTracingMiddleware:
                 status = int(message["status"])
             await send(message)
 
-        tracer = trace.get_tracer(TRACER_NAME)
         with tracer.start_as_current_span(
             f"process {queue}",
             context=parent,
@@ -111,6 +120,19 @@ class TaskTracingMiddleware:
             if status is None or not 200 <= status <= 299:
                 # Cloud Tasks retries anything but 2xx: this attempt did not process the task.
                 span.set_status(Status(StatusCode.ERROR, f"answered {status}"))
+
+
+# (the global propagator, the header names it reads): asked once per propagator, not per request.
+_fields: tuple[object, frozenset[str]] | None = None
+
+
+def _propagator_fields() -> frozenset[str]:
+    global _fields
+    textmap = propagate.get_global_textmap()
+    cached = _fields
+    if cached is None or cached[0] is not textmap:
+        cached = _fields = (textmap, frozenset(field.lower() for field in textmap.fields))
+    return cached[1]
 
 
 def _producer_as_parent_setting(app: Any) -> bool:

@@ -61,7 +61,15 @@ def find_container(app: Any = None) -> Container | None:
     if container is not None:
         return container
     if app is not None:
-        found: Container | None = getattr(getattr(app, "state", None), APP_STATE_KEY, None)
+        state = getattr(app, "state", None)
+        # Starlette's State keeps its attributes in a dict, and raises (a formatted
+        # AttributeError) for a missing one: on every request of an app without a container.
+        stored = getattr(state, "_state", None)
+        found: Container | None = (
+            stored.get(APP_STATE_KEY)
+            if isinstance(stored, dict)
+            else getattr(state, APP_STATE_KEY, None)
+        )
         if found is not None:
             return found
     return _wired[-1] if _wired else None

@@ -302,8 +302,14 @@ class _Batch:
         header checks; a call whose headers cannot be sent is ``failed`` here."""
         enqueuer, route = self.enqueuer, self.route
         hooked = []
+        # The calls of a chunk differ in their task ids only: one target for them all.
+        targets: dict[tuple[str | None, object], tuple[str, str]] = {}
         for index, bound, options in self.chunk:
-            request = enqueuer.build_request(route, bound, options)
+            where = (options.queue, options.base_url)
+            target = targets.get(where)
+            if target is None:
+                target = targets[where] = enqueuer._target(route, options)
+            request = enqueuer._request_for(bound, options, *target)
             try:
                 request = enqueuer._run_hooks(route, request, options)
             except InvalidTaskArguments as exc:

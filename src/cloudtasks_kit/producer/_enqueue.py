@@ -164,8 +164,19 @@ class TaskEnqueuer:
     def build_request(
         self, route: APIRoute, bound: BoundRequest, options: DelayOptions
     ) -> tasks_v2.CreateTaskRequest:
-        settings = self.settings
-        queue = settings.queue_path(options.queue)
+        return self._request_for(bound, options, *self._target(route, options))
+
+    def _target(self, route: APIRoute, options: DelayOptions) -> tuple[str, str]:
+        """Where a task of ``route`` with ``options`` goes: the queue's path, and the URL in
+        front of the route's path (base URL and mount prefixes). The same for every call of a
+        route with the same queue and base URL: a batch asks once."""
+        queue = self.settings.queue_path(options.queue)
+        return queue, route_url(self._base_url(options), self.worker_app, route, "")
+
+    def _request_for(
+        self, bound: BoundRequest, options: DelayOptions, queue: str, url_base: str
+    ) -> tasks_v2.CreateTaskRequest:
+        """The request of one call, for the :meth:`_target` of its route and options."""
         headers = (
             dict(merge_headers(bound.headers.items(), options.headers))
             if options.headers
@@ -175,7 +186,7 @@ class TaskEnqueuer:
         request = _CreateTaskRequestPb(parent=queue)
         task = request.task
         http = task.http_request
-        http.url = route_url(self._base_url(options), self.worker_app, route, bound.path)
+        http.url = url_base + bound.path
         http.http_method = _METHODS[bound.method]
         http.headers.update(headers)
         http.body = bound.body
@@ -269,6 +280,8 @@ class _Attempts:
     """The create retry policy, one instance per task, shared by the sync and async paths:
     which errors deserve another try, how long to wait, and when to give up."""
 
+    __slots__ = ("backoff", "deadline", "last_error", "left", "request", "settings", "timeout")
+
     def __init__(
         self, request: tasks_v2.CreateTaskRequest, timeout: float, settings: KitSettings
     ) -> None:
@@ -354,13 +367,10 @@ def _result(
 def delay_result(sent: Any, created: Any) -> DelayResult:
     """What a ``CreateTaskRequest`` (``sent``) created (``created``), both protobuf messages."""
     name: str = created.name
+    # Aware, in UTC already (from_timestamp_pb sets the zone).
     schedule_time = DatetimeWithNanoseconds.from_timestamp_pb(created.schedule_time)
     return DelayResult(
-        name=name,
-        task_id=name.rsplit("/", 1)[1],
-        queue=sent.parent,
-        schedule_time=schedule_time.astimezone(UTC),
-        url=sent.task.http_request.url,
+        name, name.rsplit("/", 1)[1], sent.parent, schedule_time, sent.task.http_request.url
     )
 
 

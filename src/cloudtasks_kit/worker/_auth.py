@@ -255,7 +255,7 @@ class OidcVerifier:
     async def __call__(self, request: Request) -> TaskCaller | None:
         if not self.settings.enabled:
             return None
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = _authorization(request).partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise _rejected(401, "missing bearer token")
@@ -311,6 +311,9 @@ class OidcVerifier:
         )
 
     async def _still_published(self, verified: _Verified) -> bool:
+        keys = self.keys
+        if not keys._wants(verified.kid):  # cached and fresh: no await needed
+            return keys._keys is not None and keys._keys.get(verified.kid) is verified.key
         try:
             return await self.keys.key(verified.kid) is verified.key
         except JwksUnavailable:
@@ -413,6 +416,15 @@ def task_url(request: Request, base_url: str) -> str:
         path = path[len(root.rstrip("/")) :]  # sent with the prefix a proxy did not strip
     query = scope.get("query_string", b"").decode("latin-1")
     return base_url.rstrip("/") + path + (f"?{query}" if query else "")
+
+
+def _authorization(request: Request) -> str:
+    """The ``Authorization`` header (the first one), read from the raw ASGI headers as
+    Starlette's ``request.headers.get`` reads it, without building its header object."""
+    for name, value in request.scope["headers"]:
+        if name.lower() == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _matched(token_audience: object, audiences: tuple[str, ...]) -> str:

@@ -139,7 +139,7 @@ class TaskContext:
             it is missing or malformed.
         """
         values = _Headers(headers)
-        context = cls()
+        context = _EMPTY
         if any(values.get(name) is not None for name in TASK_ATTEMPT_HEADERS):
             previous = values.get(TASK_PREVIOUS_RESPONSE)
             context = cls(
@@ -203,7 +203,7 @@ class _Headers:
 
     def get(self, name: str) -> str | None:
         value = self._headers.get(name)
-        return value if value is not None else self._headers.get(name.lower())
+        return value if value is not None else self._headers.get(_LOWER.get(name) or name.lower())
 
     def required_text(self, name: str) -> str:
         value = self.get(name)
@@ -278,9 +278,10 @@ async def task_context(request: Request) -> TaskContext:
 
 TaskContextDep = Annotated[TaskContext, Depends(task_context)]
 
-#: The headers TaskContext reads: lower-case raw name -> the name from_headers asks for.
-_READ = {
-    name.lower().encode("latin-1"): name
+#: A context that says nothing (frozen: one serves every request that is no task or job).
+_EMPTY = TaskContext()
+_LOWER = {
+    name: name.lower()
     for name in (
         *TASK_ATTEMPT_HEADERS,
         TASK_PREVIOUS_RESPONSE,
@@ -290,3 +291,5 @@ _READ = {
         SCHEDULER_SCHEDULE_TIME,
     )
 }
+#: The headers TaskContext reads: lower-case raw name -> the name from_headers asks for.
+_READ = {lower.encode("latin-1"): name for name, lower in _LOWER.items()}

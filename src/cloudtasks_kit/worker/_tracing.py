@@ -65,21 +65,16 @@ class TaskTracingMiddleware:
         if tracer is None:
             await self.app(scope, receive, send)
             return
-        # One pass over the raw headers (ASGI names are lower-case), decoding only the few
-        # read here: the attempt's and those the configured propagator reads.
-        fields = _propagator_fields()
+        # One pass over the raw headers, decoding only the few read here: the attempt's, and
+        # those the configured propagator reads (into its carrier, under their names).
+        read = _headers_read()
         carrier: dict[str, str] = {}
-        queue = task = retry_count = None
         for raw_name, raw_value in scope.get("headers", ()):
-            name = raw_name.decode("latin-1").lower()
-            if name in fields:
+            name = read.get(raw_name.lower())
+            if name is not None:
                 carrier[name] = raw_value.decode("latin-1")
-            elif name == _QUEUE:
-                queue = raw_value.decode("latin-1")
-            elif name == _TASK:
-                task = raw_value.decode("latin-1")
-            elif name == _RETRY_COUNT:
-                retry_count = raw_value.decode("latin-1")
+        queue, task = carrier.pop(_QUEUE, None), carrier.pop(_TASK, None)
+        retry_count = carrier.pop(_RETRY_COUNT, None)
         if not queue or not task:
             await self.app(scope, receive, send)
             return
@@ -122,16 +117,18 @@ class TaskTracingMiddleware:
                 span.set_status(Status(StatusCode.ERROR, f"answered {status}"))
 
 
-# (the global propagator, the header names it reads): asked once per propagator, not per request.
-_fields: tuple[object, frozenset[str]] | None = None
+# (the global propagator, raw lower-case name -> name of each header read): the propagator's
+# fields asked for once per propagator, not per request.
+_read: tuple[object, dict[bytes, str]] | None = None
 
 
-def _propagator_fields() -> frozenset[str]:
-    global _fields
+def _headers_read() -> dict[bytes, str]:
+    global _read
     textmap = propagate.get_global_textmap()
-    cached = _fields
+    cached = _read
     if cached is None or cached[0] is not textmap:
-        cached = _fields = (textmap, frozenset(field.lower() for field in textmap.fields))
+        names = {field.lower() for field in textmap.fields} | {_QUEUE, _TASK, _RETRY_COUNT}
+        cached = _read = (textmap, {name.encode("latin-1"): name for name in names})
     return cached[1]
 
 

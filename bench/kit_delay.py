@@ -10,7 +10,8 @@ that alternate which side goes first; a figure is the median of the per-round ra
    one call after another.
 2. ``async``: ``await .adelay()`` with 64 in flight vs ``CloudTasksAsyncClient.create_task``
    with 64 in flight; and its tasks/s over a sync ``.delay()`` loop's.
-3. ``bulk``: ``adelay_many(calls, concurrency=64)`` vs the awaitable loop of 2.
+3. ``bulk``: ``adelay_many(calls)`` (BatchCreateTasks, 100 tasks a call, 64 calls in flight)
+   vs the awaitable loop of 2: tasks/s, target 5x.
 5. ``binding``: ``RouteBinder.bind`` alone (no RPC) per call, and its share of a ``.delay()``.
 """
 
@@ -53,8 +54,8 @@ SYNC_BLOCKS = 10
 ASYNC_TARGET = 1.05
 SYNC_BLOCKS = 10
 ASYNC_SPEEDUP_TARGET = 3.0
-# "No slower": the bulk call may not take longer than the loop beyond round-to-round noise.
-BULK_TARGET = 1.03
+# adelay_many in BatchCreateTasks calls: tasks/s over the adelay loop's.
+BULK_TARGET = 5.0
 
 
 # -- the route: path, query, header and a nested body ---------------------------------------
@@ -190,8 +191,9 @@ async def kit_async(n: int, start: int) -> float:
 
 
 async def kit_bulk(n: int, start: int) -> float:
-    """One ``adelay_many`` of ``n`` calls, 64 in flight: seconds taken (building the list of
-    calls included, as the loop builds each call's keywords in its own time)."""
+    """One ``adelay_many`` of ``n`` calls (batches of 100, 64 calls in flight): seconds taken
+    (building the list of calls included, as the loop builds each call's keywords in its own
+    time)."""
     began = time.perf_counter()
     calls = [kit_arguments(start + index) for index in range(n)]
     result = await delayer(place_order).adelay_many(calls, concurrency=CONCURRENCY)
@@ -231,6 +233,8 @@ def kit_sides() -> Iterator[Sides]:
             config_dir=Path(directory),
         )
         container = Container(settings=providers.Object(settings), worker_app=providers.Object(app))
+        # Wired, as an application wires its container: .delay() finds it as the default.
+        container.wire()
         channel = grpc.insecure_channel(emulator.grpc_target)
         raw = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
         sides = Sides(container, raw, f"{PROJECT_LOCATION}/queues/{QUEUE_ID}")
@@ -241,6 +245,7 @@ def kit_sides() -> Iterator[Sides]:
         finally:
             raw.transport.close()
             container.tasks_client.shutdown()
+            container.unwire()
 
 
 async def _create_paused_queue(target: str) -> None:
@@ -374,7 +379,8 @@ async def _bench_async(sides: Sides, n: int, sync_n: int, rounds: int) -> list[F
     await sides.container.async_tasks_client.shutdown()
     await sides.araw.transport.close()
     async_ratio = median_ratio(versus_raw)
-    bulk_ratio = median_ratio(versus_loop)
+    # tasks/s of adelay_many over the loop's: the loop's time over adelay_many's.
+    bulk_speedup = median_ratio([(loop, bulk) for bulk, loop in versus_loop])
     speedup = median_ratio(speedups)
     return [
         Figure(
@@ -406,13 +412,17 @@ async def _bench_async(sides: Sides, n: int, sync_n: int, rounds: int) -> list[F
         ),
         Figure(
             BENCH,
-            f"adelay_many/adelay loop, time ({n} tasks, c={CONCURRENCY})",
-            f"{bulk_ratio:.3f}x",
-            f"<= {BULK_TARGET}x",
-            bulk_ratio <= BULK_TARGET,
+            f"adelay_many (batches of 100) / adelay loop, tasks/s ({n} tasks)",
+            f"{bulk_speedup:.2f}x",
+            f">= {BULK_TARGET}x",
+            bulk_speedup >= BULK_TARGET,
         ),
         Figure(BENCH, "  adelay_many tasks/s (median)", f"{_median_rate(n, versus_loop, 0):.0f}"),
-        Figure(BENCH, "  per-round ratios min/max", _spread(versus_loop)),
+        Figure(
+            BENCH,
+            "  per-round speedups min/max",
+            _spread([(loop, bulk) for bulk, loop in versus_loop]),
+        ),
     ]
 
 

@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from fastapi import (
 )
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.requests import HTTPConnection
@@ -952,3 +953,78 @@ def test_any_text_arrives_as_given_or_is_refused(
         "q": q,
         "tag": tags,
     }
+
+
+# -- the plain pass and the adapters called directly: the same request as FastAPI's wrappers ----
+
+plain_app = FastAPI()
+
+
+@plain_app.post("/kitchens/{kitchen}/orders/{item:path}")
+def plain_order(
+    kitchen: str,
+    item: str,
+    recipe: Recipe,
+    rush: bool = False,
+    tables: int | None = None,
+    tags: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    x_request_id: Annotated[str, Header()] = "",
+) -> None:
+    """Every keyword goes where the plain pass can take it: path, query, header, body (a
+    list, in the query, is for the full pass)."""
+
+
+PLAIN_ROUTE = next(
+    r for r in plain_app.routes if isinstance(r, APIRoute) and r.endpoint is plain_order
+)
+TEXT = st.one_of(
+    st.sampled_from(["", ".", "..", "a/b", "a b", " x", "x ", "é", "%2F", "~_.-", "\x00", "7"]),
+    st.text(max_size=6),
+)
+ANYTHING = st.one_of(TEXT, st.integers(), st.booleans(), st.none(), st.floats(), st.lists(TEXT))
+# Mostly what the plain pass takes (one_of draws its branches alike), so that it is the one
+# exercised; the rest falls back to the full pass.
+PLAIN_SEGMENT = st.sampled_from(["k", "7", "a-b", "é", "a b", "x%2Fy", "~_.-"])
+SEGMENT = st.one_of(PLAIN_SEGMENT, PLAIN_SEGMENT, PLAIN_SEGMENT, TEXT)
+FLAG = st.one_of(st.booleans(), st.booleans(), st.sampled_from(["true", "0", "yes"]), ANYTHING)
+COUNT = st.one_of(st.integers(), st.integers(), st.sampled_from(["3", "-1"]), ANYTHING)
+REQUEST_ID = st.one_of(st.sampled_from(["r-1", "req 2", " x", "é"]), st.text(max_size=4), ANYTHING)
+
+
+def _wrappers_only(binder: RouteBinder) -> RouteBinder:
+    """The same binder without the plain pass and without its direct adapter calls: every
+    value through FastAPI's ModelField.validate / serialize, as before they were added."""
+    slow = RouteBinder.for_route(PLAIN_ROUTE)
+    slow._plain = None
+    slow._params = {
+        name: replace(param, validate=None, dump=None) for name, param in binder._params.items()
+    }
+    return slow
+
+
+def _outcome(binder: RouteBinder, kwargs: dict[str, Any]) -> object:
+    try:
+        return binder.bind(**kwargs)
+    except InvalidTaskArguments as exc:
+        return exc.errors
+
+
+@settings(max_examples=300)
+@example({"kitchen": "k", "item": "x/y", "recipe": RECIPE, "rush": True, "tables": "3"})
+@example({"kitchen": "a b", "item": "é", "recipe": RECIPE, "x_request_id": " x"})
+@example({"kitchen": "k", "item": "i", "recipe": RECIPE, "x_request_id": "r-1", "rush": False})
+@given(
+    st.fixed_dictionaries(
+        {"kitchen": SEGMENT, "item": SEGMENT, "recipe": st.just(RECIPE)},
+        optional={
+            "rush": FLAG,
+            "tables": COUNT,
+            "tags": st.lists(PLAIN_SEGMENT, max_size=2),
+            "x_request_id": REQUEST_ID,
+        },
+    )
+)
+def test_the_plain_pass_binds_as_the_fields_own_wrappers_do(kwargs: dict[str, Any]) -> None:
+    binder = RouteBinder.for_route(PLAIN_ROUTE)
+    assert binder._plain is not None  # the route this test is about takes the plain pass
+    assert _outcome(binder, kwargs) == _outcome(_wrappers_only(binder), kwargs)

@@ -44,20 +44,35 @@ def active_container(app: Any = None, *, what: str = ".delay()") -> Container:
     :param what: what needs the container, for the error message.
     :raises ContainerNotWired: no container applies.
     """
-    container = _bound.get()
+    container = find_container(app)
     if container is not None:
         return container
-    if app is not None:
-        found: Container | None = getattr(getattr(app, "state", None), APP_STATE_KEY, None)
-        if found is not None:
-            return found
-    if _wired:
-        return _wired[-1]
     raise ContainerNotWired(
         f"no cloudtasks-kit container for {what}: create one and wire it "
         "(`container = cloudtasks_kit.Container(); container.wire(modules=[__name__])`) "
         "or bind it to your app (`container.bind_app(app)`)"
     )
+
+
+def find_container(app: Any = None) -> Container | None:
+    """:func:`active_container`, or ``None`` where it would raise: for the worker's per-request
+    reads, which go on without a container."""
+    container = _bound.get()
+    if container is not None:
+        return container
+    if app is not None:
+        state = getattr(app, "state", None)
+        # Starlette's State keeps its attributes in a dict, and raises (a formatted
+        # AttributeError) for a missing one: on every request of an app without a container.
+        stored = getattr(state, "_state", None)
+        found: Container | None = (
+            stored.get(APP_STATE_KEY)
+            if isinstance(stored, dict)
+            else getattr(state, APP_STATE_KEY, None)
+        )
+        if found is not None:
+            return found
+    return _wired[-1] if _wired else None
 
 
 def wired(container: Container) -> None:

@@ -12,8 +12,11 @@ with. A value that validates here but would arrive different (a ``/`` in a ``{se
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
 from types import UnionType
@@ -21,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 from urllib.parse import quote, urlencode
 
 from fastapi import params
-from pydantic import AliasChoices, BaseModel
+from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import SchemaSerializer, SchemaValidator
 from starlette.convertors import PathConvertor
 
 from ._errors import InvalidTaskArguments, RouteNotDelayable
@@ -51,6 +55,22 @@ _INJECTED = {
 _quote_cookie = SimpleCookie().value_encode
 # What ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` builds on every call.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# The C encoder that JSONEncoder.encode makes on each call, made once (same arguments, without
+# the check for circular references: what a serializer dumped in JSON mode is a tree).
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # None without the C module
+_C_ENCODER = (
+    _make_encoder(
+        None, _JSON.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if _make_encoder is not None
+    else None
+)
+
+
+def _json_bytes(payload: Any) -> bytes:
+    if _C_ENCODER is None:
+        return _JSON.encode(payload).encode()
+    return "".join(_C_ENCODER(payload, 0)).encode()
 
 
 class _Source(enum.StrEnum):
@@ -82,12 +102,27 @@ class _Param:
     # A model read field by field (``Annotated[Filters, Query()]``): field name -> request key.
     flat: dict[str, tuple[str, FieldInfo]] | None
     slash_ok: bool  # only a ``{name:path}`` placeholder may receive a ``/``
+    # The validator and JSON-mode serializer of the one field's TypeAdapter, called directly:
+    # what ModelField.validate / serialize call, without their wrappers on every .delay().
+    # None when the keyword has several fields (or FastAPI keeps no adapter): the wrappers.
+    validate: Callable[[Any], Any] | None = None
+    dump: Callable[[Any], Any] | None = None
 
 
 class RouteBinder:
     """Validates ``.delay()`` keywords against one route and encodes them as its request."""
 
-    __slots__ = ("_embed", "_form", "_label", "_method", "_params", "_path", "_required")
+    __slots__ = (
+        "_embed",
+        "_form",
+        "_label",
+        "_method",
+        "_params",
+        "_path",
+        "_plain",
+        "_required",
+        "_required_set",
+    )
 
     def __init__(
         self,
@@ -108,6 +143,8 @@ class RouteBinder:
         self._required = tuple(
             p.name for p in parameters.values() if any(f.field_info.is_required() for f in p.fields)
         )
+        self._required_set = frozenset(self._required)
+        self._plain = None if form else _plain_plan(parameters)
 
     @classmethod
     def for_route(cls, route: APIRoute) -> RouteBinder:
@@ -142,6 +179,7 @@ class RouteBinder:
                         f"and a {param.source} parameter, and .delay() takes one value per name"
                     )
                 parameters[param.name] = replace(known, fields=(*known.fields, *param.fields))
+        parameters = {name: _compiled(param) for name, param in parameters.items()}
         path: list[tuple[str, str | None]] = []
         keyed = {p.key: p for p in parameters.values() if p.source is _Source.PATH}
         for literal, placeholder, _, _ in string.Formatter().parse(route.path_format):
@@ -174,14 +212,23 @@ class RouteBinder:
         :raises InvalidTaskArguments: naming every positional, unknown, missing or invalid
             argument, or one that would not reach the worker as it was given.
         """
+        if not args and self._plain is not None:
+            bound = self._bind_plain(self._plain, kwargs)
+            if bound is not None:
+                return bound
         errors: list[str] = []
         if args and self._params:
             hint = ", ".join(f"{name}=..." for name in list(self._params)[: len(args)])
             errors.append(f"positional arguments are not accepted; pass {hint} as keywords")
         elif args:
             errors.append("positional arguments are not accepted; this route takes none")
-        errors += [f"unexpected keyword {name!r}" for name in kwargs if name not in self._params]
-        errors += [f"missing required argument {n!r}" for n in self._required if n not in kwargs]
+        # (Set operations on the key views first: the lists are built only when something is off.)
+        if not kwargs.keys() <= self._params.keys():
+            errors += [f"unexpected keyword {n!r}" for n in kwargs if n not in self._params]
+        if not kwargs.keys() >= self._required_set:
+            errors += [
+                f"missing required argument {n!r}" for n in self._required if n not in kwargs
+            ]
         path: dict[str, str] = {}
         query: list[tuple[str, str]] = []
         form: list[tuple[str, str]] = []
@@ -191,23 +238,29 @@ class RouteBinder:
         for name, value in kwargs.items():
             if (param := self._params.get(name)) is None:
                 continue
-            validated, found = param.fields[0].validate(value, {}, loc=(name,))
-            # FastAPI up to 0.128.0 returns None, not [], when a value is valid.
-            problems = list(found or ())
-            for field in param.fields[1:]:
-                problems += field.validate(value, {}, loc=(name,))[1] or ()
-            if problems:
-                errors += [".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems]
-                continue
+            # The adapter's own validator; on a problem, the fields' validate() words it. (A try
+            # costs nothing when nothing is raised; contextlib.suppress does, on each call.)
+            if param.validate is None:
+                validated = _INVALID
+            else:
+                try:
+                    validated = param.validate(value)
+                except ValidationError:
+                    validated = _INVALID
+            if validated is _INVALID:
+                validated, problems = _validated(param, name, value)
+                if problems:
+                    errors += [".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems]
+                    continue
             if param.source is _Source.BODY:
-                body[param.key] = param.fields[0].serialize(validated)
+                body[param.key] = _dumped(param, validated)
                 continue
             pairs = _pairs_of(param, validated, errors)
             if param.source is _Source.PATH:
                 text = pairs[0][1] if len(pairs) == 1 else ""
                 if text in ("", ".", "..") or ("/" in text and not param.slash_ok):
                     errors.append(f"{name}: {text!r} cannot be a path segment of this route")
-                path[param.key] = quote(text, safe="")
+                path[param.key] = text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
             elif param.source in (_Source.QUERY, _Source.FORM):
                 (query if param.source is _Source.QUERY else form).extend(pairs)
             elif param.source is _Source.HEADER:
@@ -231,7 +284,7 @@ class RouteBinder:
             raise InvalidTaskArguments(self._label, list(dict.fromkeys(errors)))
         url = "".join(literal + (path[key] if key else "") for literal, key in self._path)
         if query:
-            url += "?" + urlencode(query)
+            url += "?" + _query_string(query)
         if cookies:
             headers["cookie"] = "; ".join(cookies)
         content = b""
@@ -241,8 +294,133 @@ class RouteBinder:
         elif body:
             headers["content-type"] = "application/json"
             payload = body if self._embed else next(iter(body.values()))
-            content = _JSON.encode(payload).encode()
+            content = _json_bytes(payload)
         return BoundRequest(self._method, url, headers, content)
+
+    def _bind_plain(
+        self, plan: dict[str, _PlainParam], kwargs: dict[str, object]
+    ) -> BoundRequest | None:
+        """:meth:`bind` for calls whose every value is valid and plain (a string, number or
+        boolean outside the body): the same request, in one tight pass. ``None`` as soon as
+        anything is not (an unknown or missing keyword, an invalid value, a list, a header
+        that would arrive changed): :meth:`bind` then does it all again and words the problem.
+        """
+        if not (kwargs.keys() <= plan.keys() and kwargs.keys() >= self._required_set):
+            return None
+        path: dict[str, str] = {}
+        query: list[tuple[str, str]] = []
+        headers: dict[str, str] = {}
+        body: dict[str, Any] = {}
+        try:
+            for name, value in kwargs.items():
+                source, key, validate, dump, slash_ok = plan[name]
+                item = dump(validate(value))
+                if source is _Source.BODY:
+                    body[key] = item
+                    continue
+                kind = type(item)
+                if kind is bool:
+                    text = "true" if item else "false"
+                elif kind is str or kind is int or kind is float:
+                    text = str(item)
+                else:
+                    return None
+                if source is _Source.PATH:
+                    if text in ("", ".", "..") or ("/" in text and not slash_ok):
+                        return None
+                    path[key] = text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
+                elif source is _Source.QUERY:
+                    query.append((key, text))
+                elif key in headers or not (
+                    text.isascii() and text.isprintable() and text == text.strip()
+                ):
+                    return None
+                else:
+                    headers[key] = text
+        except ValidationError:
+            return None
+        url = "".join(literal + (path[key] if key else "") for literal, key in self._path)
+        if query:
+            url += "?" + _query_string(query)
+        content = b""
+        if body:
+            headers["content-type"] = "application/json"
+            content = _json_bytes(body if self._embed else next(iter(body.values())))
+        return BoundRequest(self._method, url, headers, content)
+
+
+#: What :meth:`RouteBinder._bind_plain` needs of a keyword: where it goes, its request key
+#: (lower-case for a header), its field's validator and serializer, whether a path value may
+#: hold a ``/``.
+_PlainParam = tuple[_Source, str, Callable[[Any], Any], Callable[[Any], Any], bool]
+
+
+def _plain_plan(parameters: dict[str, _Param]) -> dict[str, _PlainParam] | None:
+    """The plain pass of a route whose keywords all allow it: one field each, with its
+    adapter at hand, a path, query, header or JSON body value (no cookie, no model read field
+    by field), header names valid and distinct. ``None`` otherwise: :meth:`bind` only."""
+    plan: dict[str, _PlainParam] = {}
+    header_keys: set[str] = set()
+    for name, param in parameters.items():
+        source = param.source
+        if param.validate is None or param.dump is None or param.flat is not None:
+            return None
+        if source not in (_Source.PATH, _Source.QUERY, _Source.HEADER, _Source.BODY):
+            return None
+        key = param.key
+        if source is _Source.HEADER:
+            key = key.lower()
+            if not HEADER_NAME.fullmatch(key) or key in header_keys:
+                return None
+            header_keys.add(key)
+        plan[name] = (source, key, param.validate, param.dump, param.slash_ok)
+    return plan
+
+
+# Characters quote() and quote_plus() leave as they are: a value of only these is its own
+# encoding, and the common one (ids, numbers, booleans) skips the encoder.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+# A value no validator returns: "not validated yet".
+_INVALID: Any = object()
+
+
+def _compiled(param: _Param) -> _Param:
+    """``param`` with its field's validator and serializer at hand (one field only)."""
+    if len(param.fields) != 1:
+        return param
+    adapter = getattr(param.fields[0], "_type_adapter", None)  # FastAPI's, private
+    validator = getattr(adapter, "validator", None)
+    serializer = getattr(adapter, "serializer", None)
+    if not isinstance(validator, SchemaValidator) or not isinstance(serializer, SchemaSerializer):
+        return param
+    # As ModelField.validate and .serialize call the adapter: from_attributes, JSON mode, by
+    # alias, every other option at its default.
+    return replace(
+        param,
+        validate=functools.partial(validator.validate_python, from_attributes=True),
+        dump=functools.partial(serializer.to_python, mode="json", by_alias=True),
+    )
+
+
+def _validated(param: _Param, name: str, value: object) -> tuple[Any, list[dict[str, Any]]]:
+    """The value validated by every field of ``param``, or the problems FastAPI would report."""
+    validated, found = param.fields[0].validate(value, {}, loc=(name,))
+    # FastAPI up to 0.128.0 returns None, not [], when a value is valid.
+    problems = list(found or ())
+    for field in param.fields[1:]:
+        problems += field.validate(value, {}, loc=(name,))[1] or ()
+    return validated, problems
+
+
+def _dumped(param: _Param, validated: Any) -> Any:
+    return param.dump(validated) if param.dump is not None else param.fields[0].serialize(validated)
+
+
+def _query_string(pairs: list[tuple[str, str]]) -> str:
+    """``urlencode(pairs)``, without the encoder for the keys and values that need none."""
+    if all(_UNRESERVED.fullmatch(key) and _UNRESERVED.fullmatch(text) for key, text in pairs):
+        return "&".join(f"{key}={text}" for key, text in pairs)
+    return urlencode(pairs)
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
@@ -323,7 +501,7 @@ def _pairs_of(param: _Param, validated: Any, errors: list[str]) -> list[tuple[st
     """:func:`_pairs` as a list, computed directly for the common case: one plain string,
     number or boolean (what most path, query and header parameters are)."""
     if param.flat is None and param.source is not _Source.FORM:
-        item = param.fields[0].serialize(validated)
+        item = _dumped(param, validated)
         kind = type(item)
         if kind is bool:
             return [(param.key, "true" if item else "false")]

@@ -86,11 +86,12 @@ def mount_prefix(app: Any, route: APIRoute) -> str:
     :raises ConfigurationError: the app does not serve the route.
     """
     version = _routes_version(app)
-    known = _PREFIXES.setdefault(app, {}).get(id(route))
+    by_route = _PREFIXES.get(app)
+    known = by_route.get(id(route)) if by_route is not None else None
     if known is not None and known[0] == version:
         return known[1]
     prefix = _find_prefix(app, route)
-    _PREFIXES[app][id(route)] = (version, prefix)
+    _PREFIXES.setdefault(app, {})[id(route)] = (version, prefix)
     return prefix
 
 

@@ -11,6 +11,7 @@ are applied to what is stored, and again to each attempt.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,7 @@ def check_http_target(http: Any, rules: TargetRules) -> None:
     field = rules.field
     url_field = f"{field}.{rules.url_attribute}"
     url = getattr(http, rules.url_attribute)
-    _check_url(url, url_field)
+    parsed = _check_url(url, url_field)
     if http.http_method == _Method.HTTP_METHOD_UNSPECIFIED.value:
         http.http_method = _Method.POST.value
     if http.http_method not in _METHODS:
@@ -70,41 +71,83 @@ def check_http_target(http: Any, rules: TargetRules) -> None:
     http.headers.clear()
     http.headers.update(kept)
     # The request as the sender will build it: anything httpx refuses is refused now.
-    try:
-        httpx.Request(_Method(http.http_method).name, url, headers=encoded_headers(kept))
-    except Exception as exc:  # whatever it is, the request cannot be sent
-        raise invalid_argument(f"{field}: cannot be sent: {type(exc).__name__}: {exc}") from None
+    problem = _unsendable(_Method(http.http_method).name, url, parsed, encoded_headers(kept))
+    if problem is not None:
+        raise invalid_argument(f"{field}: cannot be sent: {problem}")
 
 
-def _check_url(url: str, field: str) -> None:
+def _check_url(url: str, field: str) -> httpx.URL:
+    """The URL as the sender parses it; INVALID_ARGUMENT naming ``field`` if it cannot be sent."""
+    checked = _checked_url(url)
+    if isinstance(checked, str):
+        raise invalid_argument(f"{field}: {checked}")
+    return checked
+
+
+# Tasks mostly go to a few URLs (a route's, with a few path values): parsing each once keeps
+# create fast. The result is the same for the same text, so caching changes no answer.
+@functools.lru_cache(maxsize=4096)
+def _checked_url(url: str) -> httpx.URL | str:
+    """The parsed URL, or why it cannot be sent (without the field's name)."""
     if not url:
-        raise invalid_argument(f"{field}: required")
+        return "required"
     if len(url) > _MAX_URL:
-        raise invalid_argument(f"{field}: longer than {_MAX_URL} characters")
+        return f"longer than {_MAX_URL} characters"
     bad = _URL_FORBIDDEN.search(url)
     if bad is not None:
-        raise invalid_argument(
-            f"{field}: {shown(url)} holds {shown(bad.group())}; a URL has no spaces or "
+        return (
+            f"{shown(url)} holds {shown(bad.group())}; a URL has no spaces or "
             "control characters (percent-encode them)"
         )
-    bad_port = f"{field}: {shown(url)}: the port must be a number from 1 to 65535"
+    bad_port = f"{shown(url)}: the port must be a number from 1 to 65535"
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
     except ValueError as exc:  # an unbalanced "[" of an IPv6 host, say
-        raise invalid_argument(f"{field}: {shown(url)} is not a valid URL: {exc}") from None
+        return f"{shown(url)} is not a valid URL: {exc}"
     try:
         port = parts.port
     except ValueError:
-        raise invalid_argument(bad_port) from None
+        return bad_port
     if parts.scheme not in ("http", "https") or not hostname:
-        raise invalid_argument(f"{field}: {shown(url)} is not an absolute http:// or https:// URL")
+        return f"{shown(url)} is not an absolute http:// or https:// URL"
     if port == 0:
-        raise invalid_argument(bad_port)
+        return bad_port
     try:
-        httpx.URL(url)  # as the sender parses it: an invalid IDNA host, say
+        return httpx.URL(url)  # as the sender parses it: an invalid IDNA host, say
     except httpx.InvalidURL as exc:
-        raise invalid_argument(f"{field}: {shown(url)} is not a valid URL: {exc}") from None
+        return f"{shown(url)} is not a valid URL: {exc}"
+
+
+# (method, URL, header names, Content-Type) -> why httpx refuses such a request, or None.
+_VERDICTS: dict[tuple[str, str, tuple[bytes, ...], bytes | None], str | None] = {}
+_MAX_VERDICTS = 4096
+
+
+def _unsendable(
+    method: str, url: str, parsed: httpx.URL, headers: list[tuple[bytes, bytes]]
+) -> str | None:
+    """Why httpx would not build this request, or ``None``.
+
+    What httpx builds a request from is the method, the URL, the header names and the
+    Content-Type (it looks for a multipart boundary there); every other value passes through as
+    the bytes it is. So its verdict is kept per those four: most tasks are one route's, with
+    other values in the same headers, and need no request built for them.
+    """
+    names = tuple(name for name, _ in headers)
+    content_type = next((value for name, value in headers if name.lower() == b"content-type"), None)
+    key = (method, url, names, content_type)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    try:
+        httpx.Request(method, parsed, headers=headers)
+        verdict = None
+    except Exception as exc:  # whatever it is, the request cannot be sent
+        verdict = f"{type(exc).__name__}: {exc}"
+    if len(_VERDICTS) >= _MAX_VERDICTS:
+        _VERDICTS.clear()
+    _VERDICTS[key] = verdict
+    return verdict
 
 
 def _check_token(http: Any, token_kind: str | None, url: str, field: str) -> None:

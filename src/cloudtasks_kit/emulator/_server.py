@@ -23,6 +23,7 @@ from ._http_app import build_http_app
 from ._http_attempt import new_http_client
 from ._insight import QueueCounts
 from ._methods import Api
+from ._operations import OperationsApi
 from ._paging import PageTokens
 from ._stats import Stats
 from ._store import Database
@@ -103,8 +104,10 @@ class Emulator:
         )
         # One signing secret for the page tokens of both APIs, new with each process.
         tokens = PageTokens()
+        # The batch methods' long-running operations, at the path Cloud Tasks' clients poll.
+        operations = OperationsApi(self.clock, CloudTasksApi.rest_transport)
         tasks_api = self._tasks_api = CloudTasksApi(
-            task_store, self._dispatcher, self.clock, self.stats, config, tokens
+            task_store, self._dispatcher, self.clock, self.stats, config, tokens, operations
         )
         tasks_api.declare_queues(config.declared_queues)
         self._job_runner = JobRunner(job_store, self.clock, signer, self.stats, new_job_client())
@@ -119,7 +122,7 @@ class Emulator:
             ]
         )
         # Two faces over the same methods: what one serves, the other serves alike.
-        apis: list[Api] = [tasks_api, scheduler_api]
+        apis: list[Api] = [tasks_api, operations, scheduler_api]
         self._grpc.add_generic_rpc_handlers([generic_handler(api, self.stats) for api in apis])
         try:
             self.grpc_port = self._grpc.add_insecure_port(f"{config.host}:{config.port}")

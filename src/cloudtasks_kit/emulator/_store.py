@@ -68,11 +68,21 @@ class Database:
 
 
 class _Transaction:
+    """A transaction; inside one already open, a savepoint, so that a batch (one transaction)
+    can call what opens its own."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._nested = False
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN")
+        self._nested = self._db.in_transaction
+        self._db.execute("SAVEPOINT step" if self._nested else "BEGIN")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if not self._nested:
+            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        else:
+            if exc_type is not None:
+                self._db.execute("ROLLBACK TO step")
+            self._db.execute("RELEASE step")

@@ -15,7 +15,6 @@ import asyncio
 import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, Unpack
 
 from fastapi.routing import APIRoute
@@ -23,14 +22,8 @@ from fastapi.routing import APIRoute
 from .._active import active_container
 from .._binding import RouteBinder
 from .._errors import BlockingDelayWarning
-from ._bulk import (
-    BulkItem,
-    BulkResult,
-    abulk_item,
-    bulk_item,
-    check_concurrency,
-    prepare_bulk,
-)
+from ._batch import acreate_many, create_many
+from ._bulk import BulkResult, check_concurrency, prepare_bulk
 from ._enqueue import DelayResult, TaskEnqueuer
 from ._options import DelayOptions, OptionArguments, merge_options, route_defaults
 
@@ -93,22 +86,17 @@ class Delayer(Generic[P]):
         task_ids: Sequence[str] | None = None,
         concurrency: int = 16,
     ) -> BulkResult:
-        """Enqueue one task per mapping of keyword arguments, ``concurrency`` at a time.
+        """Enqueue one task per mapping of keyword arguments, in BatchCreateTasks calls of at
+        most 100 tasks per queue, ``concurrency`` calls at a time.
 
         Every item is validated before the first RPC. Items whose ``task_ids`` entry already
         exists come back as ``already_exists``, so a retried bulk call with the same ids
-        creates nothing twice.
+        creates nothing twice. Where the service has no batch method, each task is one
+        CreateTask (``concurrency`` at a time).
         """
         prepared = self._prepare(calls, task_ids)
         enqueuer: TaskEnqueuer = active_container(what=".delay_many()").task_enqueuer()
-        route = self._route
-        with ThreadPoolExecutor(max_workers=check_concurrency(concurrency)) as pool:
-            items = list(
-                pool.map(
-                    lambda item: bulk_item(item[0], lambda: enqueuer.enqueue(route, *item[1])),
-                    enumerate(prepared),
-                )
-            )
+        items = create_many(enqueuer, self._route, prepared, check_concurrency(concurrency))
         return BulkResult(tuple(items))
 
     async def adelay_many(
@@ -121,17 +109,8 @@ class Delayer(Generic[P]):
         """:meth:`delay_many` on the async client, ``concurrency`` calls in flight."""
         prepared = self._prepare(calls, task_ids)
         enqueuer: TaskEnqueuer = active_container(what=".adelay_many()").async_task_enqueuer()
-        results: list[BulkItem | None] = [None] * len(prepared)
-        pending = iter(enumerate(prepared))
-
-        async def worker() -> None:
-            for index, (bound, options) in pending:
-                results[index] = await abulk_item(
-                    index, enqueuer.aenqueue(self._route, bound, options)
-                )
-
-        await asyncio.gather(*(worker() for _ in range(check_concurrency(concurrency))))
-        return BulkResult(tuple(item for item in results if item is not None))
+        items = await acreate_many(enqueuer, self._route, prepared, check_concurrency(concurrency))
+        return BulkResult(tuple(items))
 
     def _prepare(
         self, calls: Iterable[Mapping[str, Any]], task_ids: Sequence[str] | None
@@ -152,9 +131,8 @@ _WARNED: set[tuple[str, int]] = set()
 
 
 def _warn_if_loop_running() -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # get_running_loop() raises when there is none, on every sync .delay(): this one says None.
+    if asyncio._get_running_loop() is None:
         return
     caller = sys._getframe(2)  # 0: here, 1: delay(), 2: the call site (stacklevel=3 below)
     site = (caller.f_code.co_filename, caller.f_lineno)

@@ -151,7 +151,10 @@ class TaskEnqueuer:
             a hook) that Cloud Tasks could not send; nothing is created.
         """
         # Settings first, then the route's and the call's: the most specific wins.
-        hooked = run_hooks((*self.hooks, *_option_hooks(options)), request)
+        hooks = self.hooks
+        if options.hooks or options.dispatch_deadline is not None:
+            hooks = (*hooks, *_option_hooks(options))
+        hooked = run_hooks(hooks, request)
         headers = tasks_v2.CreateTaskRequest.pb(hooked).task.http_request.headers
         problems = header_problems(dict(headers))
         if problems:
@@ -161,14 +164,29 @@ class TaskEnqueuer:
     def build_request(
         self, route: APIRoute, bound: BoundRequest, options: DelayOptions
     ) -> tasks_v2.CreateTaskRequest:
-        settings = self.settings
-        queue = settings.queue_path(options.queue)
-        headers = dict(merge_headers(bound.headers.items(), options.headers))
+        return self._request_for(bound, options, *self._target(route, options))
+
+    def _target(self, route: APIRoute, options: DelayOptions) -> tuple[str, str]:
+        """Where a task of ``route`` with ``options`` goes: the queue's path, and the URL in
+        front of the route's path (base URL and mount prefixes). The same for every call of a
+        route with the same queue and base URL: a batch asks once."""
+        queue = self.settings.queue_path(options.queue)
+        return queue, route_url(self._base_url(options), self.worker_app, route, "")
+
+    def _request_for(
+        self, bound: BoundRequest, options: DelayOptions, queue: str, url_base: str
+    ) -> tasks_v2.CreateTaskRequest:
+        """The request of one call, for the :meth:`_target` of its route and options."""
+        headers = (
+            dict(merge_headers(bound.headers.items(), options.headers))
+            if options.headers
+            else bound.headers
+        )
         # Built as protobuf and wrapped once (see _CreateTaskRequestPb): the same message.
         request = _CreateTaskRequestPb(parent=queue)
         task = request.task
         http = task.http_request
-        http.url = route_url(self._base_url(options), self.worker_app, route, bound.path)
+        http.url = url_base + bound.path
         http.http_method = _METHODS[bound.method]
         http.headers.update(headers)
         http.body = bound.body
@@ -262,6 +280,8 @@ class _Attempts:
     """The create retry policy, one instance per task, shared by the sync and async paths:
     which errors deserve another try, how long to wait, and when to give up."""
 
+    __slots__ = ("backoff", "deadline", "last_error", "left", "request", "settings", "timeout")
+
     def __init__(
         self, request: tasks_v2.CreateTaskRequest, timeout: float, settings: KitSettings
     ) -> None:
@@ -286,13 +306,17 @@ class _Attempts:
         self.left -= 1
         return remaining
 
-    def failed(self, exc: api_exceptions.GoogleAPICallError) -> float:
-        """Seconds to wait before the next attempt, or the typed error that ends the call."""
-        self.last_error = exc
+    def failed(self, exc: api_exceptions.GoogleAPICallError, *, answered: bool = False) -> float:
+        """Seconds to wait before the next attempt, or the typed error that ends the call.
+
+        ``answered``: the service did answer, with ``exc`` as one task's status in a batch; an
+        UNAVAILABLE there says nothing about reaching the service.
+        """
+        self.last_error = None if answered else exc
         # Before Conflict: Aborted is a Conflict too (409), but worth another try.
         if isinstance(exc, _TRANSIENT):
             if self.left <= 0:
-                if is_unreachable(exc):
+                if is_unreachable(exc) and not answered:
                     raise self._unreachable(
                         exc, f"after {self.settings.task_create_retries + 1} tries"
                     )
@@ -334,19 +358,19 @@ def _result(
     request: tasks_v2.CreateTaskRequest, task: tasks_v2.Task, span: Span | None
 ) -> DelayResult:
     # Read from the protobuf messages under proto-plus's wrappers (see _CreateTaskRequestPb).
-    created = tasks_v2.Task.pb(task)
-    sent = tasks_v2.CreateTaskRequest.pb(request)
-    name: str = created.name
-    schedule_time = DatetimeWithNanoseconds.from_timestamp_pb(created.schedule_time)
-    task_id = name.rsplit("/", 1)[1]
+    result = delay_result(tasks_v2.CreateTaskRequest.pb(request), tasks_v2.Task.pb(task))
     if span is not None:
-        span.set_attribute("messaging.message.id", task_id)
+        span.set_attribute("messaging.message.id", result.task_id)
+    return result
+
+
+def delay_result(sent: Any, created: Any) -> DelayResult:
+    """What a ``CreateTaskRequest`` (``sent``) created (``created``), both protobuf messages."""
+    name: str = created.name
+    # Aware, in UTC already (from_timestamp_pb sets the zone).
+    schedule_time = DatetimeWithNanoseconds.from_timestamp_pb(created.schedule_time)
     return DelayResult(
-        name=name,
-        task_id=task_id,
-        queue=sent.parent,
-        schedule_time=schedule_time.astimezone(UTC),
-        url=sent.task.http_request.url,
+        name, name.rsplit("/", 1)[1], sent.parent, schedule_time, sent.task.http_request.url
     )
 
 

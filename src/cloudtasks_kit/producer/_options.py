@@ -58,6 +58,8 @@ class OptionArguments(TypedDict, total=False):
 _OPTION_NAMES = tuple(f.name for f in fields(DelayOptions))
 # ``None`` for an option means its default: no countdown, no headers, no extra hooks, ...
 _OPTION_DEFAULTS = {f.name: f.default for f in fields(DelayOptions)}
+# Frozen: one instance serves every route without defaults.
+_NO_OPTIONS = DelayOptions()
 # Route defaults by endpoint, set by task_default_options before the route exists.
 _DEFAULTS_ATTRIBUTE = "__cloudtasks_delay_options__"
 
@@ -82,7 +84,7 @@ def task_default_options(**options: Unpack[OptionArguments]) -> Callable[[_F], _
 def route_defaults(endpoint: Callable[..., Any]) -> DelayOptions:
     """The options ``task_default_options`` gave an endpoint, or none."""
     defaults = getattr(endpoint, _DEFAULTS_ATTRIBUTE, None)
-    return defaults if isinstance(defaults, DelayOptions) else DelayOptions()
+    return defaults if isinstance(defaults, DelayOptions) else _NO_OPTIONS
 
 
 def merge_options(base: DelayOptions, options: Mapping[str, Any]) -> DelayOptions:

@@ -9,6 +9,7 @@ order (:meth:`KitSettings.settings_customise_sources`); the YAML files are read 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -390,18 +391,17 @@ class KitSettings(BaseSettings):
         queue_id = configured.id if configured is not None else ref
         if not QUEUE_ID.fullmatch(queue_id):
             raise ConfigurationError(f"queue {ref!r} {_NOT_A_QUEUE}")
-        missing = [
-            f"{ENV_PREFIX}{field.upper()}"
-            for field, value in (("project", self.project), ("location", self.location))
-            if value is None
-        ]
         if self.project is None or self.location is None:
+            missing = [
+                f"{ENV_PREFIX}{field.upper()}"
+                for field, value in (("project", self.project), ("location", self.location))
+                if value is None
+            ]
             raise ConfigurationError(
                 f"cannot build the path of queue {ref!r}: "
                 f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
             )
-        # The module-level function below: methods are not in scope inside a method body.
-        return queue_path(self.project, self.location, queue_id)
+        return _queue_path(self.project, self.location, queue_id)
 
     def queue_settings(self, name: str | None = None) -> QueueSettings | None:
         """The per-queue settings of a queue given in any form :meth:`queue_path` accepts.
@@ -445,6 +445,12 @@ def queue_path(project: str, location: str, queue: str) -> str:
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise ValueError(f"{part}: {value!r} is not a {part} id as Cloud Tasks documents it")
     return f"projects/{project}/locations/{location}/queues/{queue}"
+
+
+# Every .delay() asks for its queue's path: the same few strings each time, checked once.
+@functools.lru_cache(maxsize=256)
+def _queue_path(project: str, location: str, queue: str) -> str:
+    return queue_path(project, location, queue)
 
 
 # --- helpers -----------------------------------------------------------------------------------

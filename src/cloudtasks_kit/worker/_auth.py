@@ -47,13 +47,11 @@ from urllib.parse import quote
 import httpx
 import jwt
 from fastapi import HTTPException, Request
-from fastapi.routing import APIRoute
 
 from .._active import active_container
 from .._errors import ConfigurationError
 from .._marks import mark_worker_dependency
 from .._protocol import SCHEDULER_JOB_NAME, TASK_NAME
-from .._routing import mount_prefix, route_url
 from ..settings import KitSettings, WorkerAuthSettings
 
 __all__ = [
@@ -257,7 +255,7 @@ class OidcVerifier:
     async def __call__(self, request: Request) -> TaskCaller | None:
         if not self.settings.enabled:
             return None
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = _authorization(request).partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise _rejected(401, "missing bearer token")
@@ -313,6 +311,9 @@ class OidcVerifier:
         )
 
     async def _still_published(self, verified: _Verified) -> bool:
+        keys = self.keys
+        if not keys._wants(verified.kid):  # cached and fresh: no await needed
+            return keys._keys is not None and keys._keys.get(verified.kid) is verified.key
         try:
             return await self.keys.key(verified.kid) is verified.key
         except JwksUnavailable:
@@ -402,9 +403,10 @@ def task_url(request: Request, base_url: str) -> str:
     """The URL the kit builds for a task of the request's route (``_routing.route_url``):
     ``base_url``, the route's mount prefixes and path, the request's query string.
 
-    Only the request's path (as sent, percent-encoding kept, below the app's ``root_path``) and
-    query are read: they are what routed the request here. ``Host`` and ``X-Forwarded-*`` are
-    not: a caller sets them at will.
+    That path is the one that routed the request here (the app's prefixes, then the route's
+    path with its values), so it is read from the request: its path as sent (percent-encoding
+    kept, below the app's ``root_path``) and its query. ``Host`` and ``X-Forwarded-*`` are not
+    read: a caller sets them at will.
     """
     scope = request.scope
     raw_path = scope.get("raw_path")
@@ -412,23 +414,17 @@ def task_url(request: Request, base_url: str) -> str:
     root = scope.get("root_path", "")
     if root and (path == root or path.startswith(root.rstrip("/") + "/")):
         path = path[len(root.rstrip("/")) :]  # sent with the prefix a proxy did not strip
-    route = scope.get("route")
-    prefix = _served_prefix(request.app, route)
-    if isinstance(route, APIRoute) and prefix is not None and path.startswith(prefix):
-        url = route_url(base_url, request.app, route, path[len(prefix) :])
-    else:
-        url = base_url.rstrip("/") + path
     query = scope.get("query_string", b"").decode("latin-1")
-    return url + (f"?{query}" if query else "")
+    return base_url.rstrip("/") + path + (f"?{query}" if query else "")
 
 
-def _served_prefix(app: Any, route: object) -> str | None:
-    if not isinstance(route, APIRoute) or app is None:
-        return None
-    try:
-        return mount_prefix(app, route)
-    except ConfigurationError:  # served by a sub-application the app does not route to
-        return None
+def _authorization(request: Request) -> str:
+    """The ``Authorization`` header (the first one), read from the raw ASGI headers as
+    Starlette's ``request.headers.get`` reads it, without building its header object."""
+    for name, value in request.scope["headers"]:
+        if name.lower() == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _matched(token_audience: object, audiences: tuple[str, ...]) -> str:

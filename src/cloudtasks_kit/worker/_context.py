@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from .._active import active_container
-from .._errors import CloudTasksKitError, ContainerNotWired
+from .._active import find_container
+from .._errors import CloudTasksKitError
 from .._marks import mark_worker_dependency
 from .._protocol import (
     QUEUE_NAME,
@@ -139,7 +139,7 @@ class TaskContext:
             it is missing or malformed.
         """
         values = _Headers(headers)
-        context = cls()
+        context = _EMPTY
         if any(values.get(name) is not None for name in TASK_ATTEMPT_HEADERS):
             previous = values.get(TASK_PREVIOUS_RESPONSE)
             context = cls(
@@ -186,9 +186,8 @@ def configured_queue(
 
 def container_settings(app: Any) -> KitSettings | None:
     """The settings of the container serving ``app``'s request; ``None`` with no container."""
-    try:
-        container = active_container(app, what="the task context")
-    except ContainerNotWired:
+    container = find_container(app)
+    if container is None:
         return None
     settings: KitSettings = container.settings()
     return settings
@@ -204,7 +203,7 @@ class _Headers:
 
     def get(self, name: str) -> str | None:
         value = self._headers.get(name)
-        return value if value is not None else self._headers.get(name.lower())
+        return value if value is not None else self._headers.get(_LOWER.get(name) or name.lower())
 
     def required_text(self, name: str) -> str:
         value = self.get(name)
@@ -261,11 +260,13 @@ async def task_context(request: Request) -> TaskContext:
     ``ctx: TaskContextDep`` (or ``Annotated[TaskContext, Depends(task_context)]``). A request
     with broken task or job headers is answered 400 naming the header; the handler never runs.
     """
-    # The raw ASGI headers (names already lower-case) in a dict: one pass, then plain lookups
-    # instead of a scan of the header list for each of the dozen names read.
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
-    }
+    # One pass over the raw ASGI headers (names lower-case), keeping those read here under the
+    # names from_headers asks for: a plain dict and one lookup per name.
+    headers = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = _READ.get(raw_name.lower())
+        if name is not None:
+            headers[name] = raw_value.decode("latin-1")
     try:
         context = TaskContext.from_headers(headers)
     except InvalidTaskHeaders as exc:
@@ -276,3 +277,19 @@ async def task_context(request: Request) -> TaskContext:
 
 
 TaskContextDep = Annotated[TaskContext, Depends(task_context)]
+
+#: A context that says nothing (frozen: one serves every request that is no task or job).
+_EMPTY = TaskContext()
+_LOWER = {
+    name: name.lower()
+    for name in (
+        *TASK_ATTEMPT_HEADERS,
+        TASK_PREVIOUS_RESPONSE,
+        TASK_RETRY_REASON,
+        SCHEDULER,
+        SCHEDULER_JOB_NAME,
+        SCHEDULER_SCHEDULE_TIME,
+    )
+}
+#: The headers TaskContext reads: lower-case raw name -> the name from_headers asks for.
+_READ = {lower.encode("latin-1"): name for name, lower in _LOWER.items()}

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .._active import active_container
 from .._errors import ContainerNotWired
 from .._protocol import QUEUE_NAME, TASK_NAME, TASK_RETRY_COUNT
-from .._telemetry import MESSAGING_SYSTEM, TRACER_NAME, tracing_configured
+from .._telemetry import MESSAGING_SYSTEM, kit_tracer
 from ..settings import KitSettings
 
 __all__ = ["TaskTracingMiddleware"]
@@ -61,18 +61,24 @@ class TaskTracingMiddleware:
         self.producer_as_parent = producer_as_parent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not tracing_configured():
+        tracer = kit_tracer() if scope["type"] == "http" else None
+        if tracer is None:
             await self.app(scope, receive, send)
             return
-        headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in scope.get("headers", ())
-        }
-        queue, task = headers.get(_QUEUE), headers.get(_TASK)
+        # One pass over the raw headers, decoding only the few read here: the attempt's, and
+        # those the configured propagator reads (into its carrier, under their names).
+        read = _headers_read()
+        carrier: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = read.get(raw_name.lower())
+            if name is not None:
+                carrier[name] = raw_value.decode("latin-1")
+        queue, task = carrier.pop(_QUEUE, None), carrier.pop(_TASK, None)
+        retry_count = carrier.pop(_RETRY_COUNT, None)
         if not queue or not task:
             await self.app(scope, receive, send)
             return
-        producer_context = propagate.extract(headers)
+        producer_context = propagate.extract(carrier)
         producer = trace.get_current_span(producer_context).get_span_context()
         if self.producer_as_parent is None:
             self.producer_as_parent = _producer_as_parent_setting(scope.get("app"))
@@ -86,8 +92,7 @@ class TaskTracingMiddleware:
             "messaging.message.id": task,
             "messaging.operation.type": "process",
         }
-        retry_count = headers.get(_RETRY_COUNT, "")
-        if retry_count.isascii() and retry_count.isdigit():
+        if retry_count is not None and retry_count.isascii() and retry_count.isdigit():
             attributes[ATTEMPT_ATTRIBUTE] = int(retry_count) + 1
         status: int | None = None
 
@@ -97,7 +102,6 @@ class TaskTracingMiddleware:
                 status = int(message["status"])
             await send(message)
 
-        tracer = trace.get_tracer(TRACER_NAME)
         with tracer.start_as_current_span(
             f"process {queue}",
             context=parent,
@@ -111,6 +115,21 @@ class TaskTracingMiddleware:
             if status is None or not 200 <= status <= 299:
                 # Cloud Tasks retries anything but 2xx: this attempt did not process the task.
                 span.set_status(Status(StatusCode.ERROR, f"answered {status}"))
+
+
+# (the global propagator, raw lower-case name -> name of each header read): the propagator's
+# fields asked for once per propagator, not per request.
+_read: tuple[object, dict[bytes, str]] | None = None
+
+
+def _headers_read() -> dict[bytes, str]:
+    global _read
+    textmap = propagate.get_global_textmap()
+    cached = _read
+    if cached is None or cached[0] is not textmap:
+        names = {field.lower() for field in textmap.fields} | {_QUEUE, _TASK, _RETRY_COUNT}
+        cached = _read = (textmap, {name.encode("latin-1"): name for name in names})
+    return cached[1]
 
 
 def _producer_as_parent_setting(app: Any) -> bool:

@@ -40,6 +40,9 @@ EMULATED = {
     "ListTasks",
     "DeleteTask",
     "RunTask",
+    "BatchCreateTasks",
+    "BatchDeleteTasks",
+    "GetOperation",  # google.longrunning.Operations, at the path of Cloud Tasks' transport
     "CreateJob",
     "GetJob",
     "ListJobs",
@@ -182,7 +185,7 @@ def test_the_url_names_the_resource(http: httpx.Client, queue: str) -> None:
         ("GET", f"/v2/{PARENT}/elsewhere", None, 404, "NOT_FOUND"),
         ("PUT", f"/v2/{PARENT}/queues/q", None, 404, "NOT_FOUND"),
         ("POST", f"/v1/{PARENT}/jobs/missing:pause", {}, 404, "NOT_FOUND"),
-        ("POST", f"/v2/{PARENT}/queues/q/tasks:batchCreate", {}, 501, "UNIMPLEMENTED"),
+        ("GET", f"/v2/{PARENT}", None, 501, "UNIMPLEMENTED"),  # GetLocation
     ],
 )
 def test_errors_have_googles_shape(

@@ -71,7 +71,15 @@ def rest_routes(apis: Sequence[Api], stats: Stats) -> list[Route]:
     A rule whose method the API lacks answers UNIMPLEMENTED, as the gRPC face does for a
     method it does not serve.
     """
-    rules = [rule for api in apis for rule in _rules(api.rest_transport, api.methods())]
+    # APIs may share a client's REST transport (Cloud Tasks' methods and the long-running
+    # operations of its batch methods): each rule is served by the API that has its method.
+    served: dict[tuple[str, str], _Rule] = {}
+    for api in apis:
+        for rule in _rules(api.rest_transport, api.methods()):
+            key = (rule.verb, rule.path.pattern)
+            if key not in served or rule.rpc in rule.methods:
+                served[key] = rule
+    rules = list(served.values())
     face = _Face(rules, stats)
     # One catch-all per first path segment ("/v2", "/v1"): the rules then match the whole path,
     # custom verbs (":pause") included, which Starlette's path syntax cannot express.

@@ -7,15 +7,20 @@ trace; every answer is built from what was committed.
 from __future__ import annotations
 
 import math
+from collections.abc import Sized
 from typing import Any
 
+import grpc
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksRestTransport
+from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, field_mask_pb2
 
 from ..._protocol import (
     DEAD_LETTER_QUEUE,
     DEFAULT_DISPATCH_DEADLINE,
+    MAX_BATCH_CREATE,
+    MAX_BATCH_DELETE,
     MAX_CONCURRENT_DISPATCHES,
     MAX_DISPATCHES_PER_SECOND,
     TASK_HEADER_RULES,
@@ -35,6 +40,7 @@ from .._http_attempt import rpc_code_for_http
 from .._http_target import TargetRules, check_http_target
 from .._methods import MethodTable
 from .._names import location_of, new_resource_id, parse_queue_name, parse_task_name
+from .._operations import OperationsApi
 from .._paging import PageTokens, page_size
 from .._stats import Stats
 from .._store import DuplicateName
@@ -47,6 +53,9 @@ SERVICE = "google.cloud.tasks.v2.CloudTasks"
 
 QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
+BatchCreateResponsePb = tasks_v2.BatchCreateTasksResponse.pb()
+BatchCreateMetadataPb = tasks_v2.BatchCreateTasksMetadata.pb()
+BatchDeleteMetadataPb = tasks_v2.BatchDeleteTasksMetadata.pb()
 # proto-plus enums type-check as plain ints; they are IntEnums at run time.
 _State: Any = tasks_v2.Queue.State
 # Queue fields a client may set; the rest (name, state, purge_time) are output only.
@@ -60,6 +69,17 @@ _UPDATABLE = {
 _TARGET_RULES = TargetRules("task.http_request", "url", TASK_HEADER_RULES)
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
+# (SUCCEEDED, PARTIALLY_SUCCEEDED) of each method's metadata State: the numbers differ.
+_BATCH_STATES = {
+    "BatchCreateTasks": (
+        int(tasks_v2.BatchCreateTasksMetadata.State.SUCCEEDED),
+        int(tasks_v2.BatchCreateTasksMetadata.State.PARTIALLY_SUCCEEDED),
+    ),
+    "BatchDeleteTasks": (
+        int(tasks_v2.BatchDeleteTasksMetadata.State.SUCCEEDED),
+        int(tasks_v2.BatchDeleteTasksMetadata.State.PARTIALLY_SUCCEEDED),
+    ),
+}
 
 
 class CloudTasksApi:
@@ -76,6 +96,7 @@ class CloudTasksApi:
         stats: Stats,
         config: EmulatorConfig,
         tokens: PageTokens | None = None,
+        operations: OperationsApi | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
@@ -83,6 +104,8 @@ class CloudTasksApi:
         self._stats = stats
         self._config = config
         self._tokens = tokens or PageTokens()
+        # The operations the batch methods answer with (served by their own API, see _server).
+        self._operations = operations or OperationsApi(clock, self.rest_transport)
         self._queues: dict[str, Any] = {}
         for name, body in store.queues():
             self._queues[name] = QueuePb.FromString(body)
@@ -122,6 +145,16 @@ class CloudTasksApi:
             ),
             "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest.pb(), empty_pb2.Empty),
             "RunTask": (self.run_task, tasks_v2.RunTaskRequest.pb(), TaskPb),
+            "BatchCreateTasks": (
+                self.batch_create_tasks,
+                tasks_v2.BatchCreateTasksRequest.pb(),
+                operations_pb2.Operation,
+            ),
+            "BatchDeleteTasks": (
+                self.batch_delete_tasks,
+                tasks_v2.BatchDeleteTasksRequest.pb(),
+                operations_pb2.Operation,
+            ),
         }
         return methods
 
@@ -141,6 +174,7 @@ class CloudTasksApi:
             self._dispatcher.queue_removed(name)
         self._dispatcher.forget_attempts()
         self._queues.clear()
+        self._operations.clear()
         self._store.reset()
         self.declare_queues(self._config.declared_queues)
 
@@ -299,6 +333,51 @@ class CloudTasksApi:
         task = self._normalized_task(request.task, parent, now)
         if parent not in self._queues:
             raise not_found(f"queue {parent} does not exist")
+        due = self._insert_task(task, parent, now)
+        self._dispatcher.schedule(parent, task.name, due)
+        self._stats.metrics.task_created(parent, _dead_letter_from(task))
+        return task
+
+    def batch_create_tasks(self, request: Any) -> Any:
+        """Up to 100 CreateTask requests for one queue, each checked and stored as CreateTask
+        does, in one transaction. One request failing does not stop the others: its index and
+        status go to the metadata's ``failed_requests``, the created tasks to the response."""
+        parent = self._queue_name(request.parent, "parent")
+        requests = request.requests
+        _check_batch_size("requests", len(requests), MAX_BATCH_CREATE)
+        for index, each in enumerate(requests):
+            # Google: "The queue specified in parent field of each CreateTaskRequest will be
+            # the same", checked by the handler: a batch spans one queue.
+            if each.parent != parent:
+                raise invalid_argument(
+                    f"requests[{index}].parent: {shown(each.parent)} is not the batch's "
+                    f"parent {parent!r}; every task of a batch goes to the same queue"
+                )
+        if parent not in self._queues:
+            raise not_found(f"queue {parent} does not exist")
+        now = self._clock.now()
+        response = BatchCreateResponsePb()
+        metadata = BatchCreateMetadataPb()
+        set_timestamp(metadata.start_time, now)
+        created: list[tuple[Any, float]] = []
+        with self._store.transaction():
+            for index, each in enumerate(requests):
+                try:
+                    task = self._normalized_task(each.task, parent, now)
+                    due = self._insert_task(task, parent, now)
+                except ApiError as error:
+                    _failed(metadata, index, error)
+                    continue
+                created.append((task, due))
+                response.tasks.append(task)
+        # Scheduled and counted once committed: the dispatcher reads what the store holds.
+        for task, due in created:
+            self._dispatcher.schedule(parent, task.name, due)
+            self._stats.metrics.task_created(parent, _dead_letter_from(task))
+        return self._batch_operation("BatchCreateTasks", parent, metadata, response, requests)
+
+    def _insert_task(self, task: Any, parent: str, now: float) -> float:
+        """Store a checked task (named: if its name is free; else a new id); its due time."""
         named = bool(task.name)
         if named:
             reason = self._store.tombstone_reason(task.name, now)
@@ -314,9 +393,7 @@ class CloudTasksApi:
             self._store.insert_task(row)
         except DuplicateName:
             raise already_exists(f"task {task.name} already exists") from None
-        self._dispatcher.schedule(parent, task.name, due)
-        self._stats.metrics.task_created(parent, _dead_letter_from(task))
-        return task
+        return due
 
     def _normalized_task(self, source: Any, parent: str, now: float) -> Any:
         config = self._config
@@ -384,11 +461,59 @@ class CloudTasksApi:
         )
 
     def delete_task(self, request: Any) -> Any:
-        parse_task_name(request.name)
-        until = self._clock.now() + self._config.task_tombstone_ttl
-        if not self._store.remove_task(request.name, until, "deleted"):
-            raise self._missing_task(request.name)
+        self._delete_task(request.name, "name")
         return empty_pb2.Empty()
+
+    def batch_delete_tasks(self, request: Any) -> Any:
+        """Up to 1000 tasks of one queue, each deleted as DeleteTask does, in one transaction;
+        a name that fails (NOT_FOUND, INVALID_ARGUMENT) goes to ``failed_requests``."""
+        parent = self._queue_name(request.parent, "parent")
+        names = request.names
+        _check_batch_size("names", len(names), MAX_BATCH_DELETE)
+        if parent not in self._queues:
+            raise not_found(f"queue {parent} does not exist")
+        metadata = BatchDeleteMetadataPb()
+        set_timestamp(metadata.start_time, self._clock.now())
+        with self._store.transaction():
+            for index, name in enumerate(names):
+                try:
+                    queue, _ = parse_task_name(name, f"names[{index}]")
+                    if queue != parent:
+                        raise invalid_argument(
+                            f"names[{index}]: {name!r} belongs to queue {queue!r}, not to the "
+                            f"request's parent {parent!r}"
+                        )
+                    self._delete_task(name, f"names[{index}]")
+                except ApiError as error:
+                    _failed(metadata, index, error)
+        return self._batch_operation("BatchDeleteTasks", parent, metadata, empty_pb2.Empty(), names)
+
+    def _delete_task(self, name: str, field: str) -> None:
+        parse_task_name(name, field)
+        until = self._clock.now() + self._config.task_tombstone_ttl
+        if not self._store.remove_task(name, until, "deleted"):
+            raise self._missing_task(name)
+
+    def _batch_operation(
+        self, method: str, parent: str, metadata: Any, response: Any, requests: Sized
+    ) -> Any:
+        """The batch's operation, done: SUCCEEDED, or PARTIALLY_SUCCEEDED with the failures;
+        when every request failed, the operation's error is ABORTED as Google documents for
+        BatchDeleteTasks (believed the same for BatchCreateTasks, whose documentation does
+        not say) and the metadata still names each failure."""
+        succeeded, partially = _BATCH_STATES[method]
+        failed = len(metadata.failed_requests)
+        metadata.state = partially if failed else succeeded
+        set_timestamp(metadata.end_time, self._clock.now())
+        location = parent.rsplit("/queues/", 1)[0]
+        if failed == len(requests):
+            error = (
+                grpc.StatusCode.ABORTED,
+                f"None of the requests succeeded, refer to {method}Metadata.failed_requests for "
+                "individual error details",
+            )
+            return self._operations.finished(location, metadata, error=error)
+        return self._operations.finished(location, metadata, response)
 
     def run_task(self, request: Any) -> Any:
         parse_task_name(request.name)
@@ -446,6 +571,20 @@ def _check_queue(queue: Any) -> None:
     )
     if not 0 <= ratio <= 1:
         raise invalid_argument("queue.stackdriver_logging_config.sampling_ratio: must be in [0, 1]")
+
+
+def _check_batch_size(field: str, size: int, maximum: int) -> None:
+    if size == 0:
+        raise invalid_argument(f"{field}: required, and empty")
+    if size > maximum:
+        raise invalid_argument(f"{field}: {size} in one batch, over the maximum of {maximum}")
+
+
+def _failed(metadata: Any, index: int, error: ApiError) -> None:
+    """Request ``index`` of a batch failed with ``error``: into ``failed_requests``."""
+    status = metadata.failed_requests[index]
+    status.code = error.code.value[0]
+    status.message = error.message
 
 
 def _fill_queue_defaults(queue: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,11 @@ class TaskStore:
         self._attempted: dict[str, set[str]] = {}
         for queue, name in db.execute("SELECT queue, name FROM tasks WHERE dispatch_count > 0"):
             self._attempted.setdefault(queue, set()).add(name)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Several writes committed together (a batch); the writes that open their own
+        transaction nest inside it."""
+        return self._db.transaction()
 
     # -- queues ---------------------------------------------------------------------------
 

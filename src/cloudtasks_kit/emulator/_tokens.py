@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import jwt
@@ -65,11 +66,20 @@ class TokenSigner:
         self._cache[(audience, email)] = (issued + _LIFETIME, token)
         return token
 
-    def bearer(self, oidc: Any, *, url: str, now: float) -> str:
-        """The ``Authorization`` value for a task's or a job's ``oidc_token``: a token for its
-        audience, or for the target's URL when it names none (as Google does)."""
-        token = self.token(audience=oidc.audience or url, email=oidc.service_account_email, now=now)
-        return f"Bearer {token}"
+    def authorize(self, target: Any, *, url: str, service: dict[str, str]) -> bool:
+        """Put the ``Authorization`` of a task's or a job's ``oidc_token`` into ``service`` (a
+        token for its audience, or for the target's URL when it names none, as Google does);
+        whether the target asks for a token of any kind."""
+        kind = target.WhichOneof("authorization_header")
+        if kind == "oidc_token":
+            oidc = target.oidc_token
+            # Stamped with the wall clock, not the (advanceable) emulator clock: the worker
+            # checks iat and exp against its own.
+            token = self.token(
+                audience=oidc.audience or url, email=oidc.service_account_email, now=time.time()
+            )
+            service["Authorization"] = f"Bearer {token}"
+        return kind is not None
 
     def jwks(self) -> dict[str, Any]:
         jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))

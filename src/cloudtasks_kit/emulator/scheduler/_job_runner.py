@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -323,18 +322,12 @@ class JobRunner:
             SCHEDULER_JOB_NAME: job.name.rsplit("/", 1)[1],
             SCHEDULER_SCHEDULE_TIME: rfc3339(scheduled),
         }
-        token = target.WhichOneof("authorization_header")
-        if token == "oidc_token":
-            # The wall clock: the worker checks iat and exp against its own, however far the
-            # emulator's clock was advanced.
-            service["Authorization"] = self._signer.bearer(
-                target.oidc_token, url=target.uri, now=time.time()
-            )
+        token = self._signer.authorize(target, url=target.uri, service=service)
         return apply_header_rules(
             target.headers,
             JOB_HEADER_RULES,
             body=bool(target.body),
-            token=token is not None,
+            token=token,
             service=service,
         )
 

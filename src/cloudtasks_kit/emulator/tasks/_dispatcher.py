@@ -17,7 +17,6 @@ import asyncio
 import heapq
 import itertools
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,18 +317,12 @@ class Dispatcher:
             service[TASK_PREVIOUS_RESPONSE] = str(row.last_status)
             # Google sends this header empty for HTTP targets.
             service[TASK_RETRY_REASON] = ""
-        token = request.WhichOneof("authorization_header")
-        if token == "oidc_token":
-            # Stamped with the wall clock, not the (advanceable) emulator clock: the worker
-            # checks iat and exp against its own.
-            service["Authorization"] = self._signer.bearer(
-                request.oidc_token, url=request.url, now=time.time()
-            )
+        token = self._signer.authorize(request, url=request.url, service=service)
         return apply_header_rules(
             request.headers,
             TASK_HEADER_RULES,
             body=bool(request.body),
-            token=token is not None,
+            token=token,
             service=service,
         )
 

@@ -17,6 +17,20 @@ from typing import Final
 
 __all__: list[str] = []  # private: the kit's modules and the emulator import names directly
 
+#: Headers that describe one HTTP connection (RFC 9110, 7.6.1), never a task's: whoever sends
+#: a request sends its own.
+HOP_BY_HOP_HEADERS: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
 # --- headers Cloud Tasks sends with each attempt of an HTTP task --------------------------------
 
 QUEUE_NAME: Final = "X-CloudTasks-QueueName"

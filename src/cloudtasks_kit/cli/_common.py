@@ -175,6 +175,19 @@ def checked_container(app: Any = None) -> Any:
     return container
 
 
+@contextmanager
+def tasks_inspector() -> Iterator[Any]:
+    """A :class:`~cloudtasks_kit.ops.CloudTasksInspector` on a checked container's client; the
+    container's resources are shut down when the block ends."""
+    from ..ops import CloudTasksInspector
+
+    container = checked_container()
+    try:
+        yield CloudTasksInspector(container.settings(), container.tasks_client())
+    finally:
+        container.shutdown_resources()
+
+
 def carry_out(plan: Any, *, dry_run: bool) -> int:
     """``--dry-run``: print the plan. Otherwise apply it, a line per resource as it is done
     (a long sync shows its progress), then the summary. The exit code: 1 if any change failed."""

@@ -16,6 +16,7 @@ from ._common import (
     print_json,
     span,
     table,
+    tasks_inspector,
     when,
 )
 
@@ -71,15 +72,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..ops import CloudTasksInspector
-
-    container = checked_container()
-    try:
-        inspector = CloudTasksInspector(container.settings(), container.tasks_client())
-        with api_refusals():
-            queues = inspector.queues()
-    finally:
-        container.shutdown_resources()
+    with tasks_inspector() as inspector, api_refusals():
+        queues = inspector.queues()
     if args.json:
         print_json([message_json(queue) for queue in queues])
         return 0
@@ -101,15 +95,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from ..ops import CloudTasksInspector
-
-    container = checked_container()
-    try:
-        inspector = CloudTasksInspector(container.settings(), container.tasks_client())
-        with api_refusals():
-            queue = inspector.queue(args.queue)
-    finally:
-        container.shutdown_resources()
+    with tasks_inspector() as inspector, api_refusals():
+        queue = inspector.queue(args.queue)
     if args.json:
         print_json(message_json(queue))
         return 0
@@ -137,18 +124,12 @@ def _describe_queue(queue: Any) -> None:
 
 
 def _act(args: argparse.Namespace) -> int:
-    from ..ops import CloudTasksInspector
-
-    container = checked_container()
-    try:
-        inspector = CloudTasksInspector(container.settings(), container.tasks_client())
+    with tasks_inspector() as inspector:
         name = inspector.queue_path(args.queue)
         if args.action == "purge":
             confirm(f"purge every task of {name}?", yes=args.yes)
         with api_refusals():
             queue = getattr(inspector, args.action)(args.queue)
-    finally:
-        container.shutdown_resources()
     if args.json:
         print_json(message_json(queue))
     else:

@@ -15,12 +15,12 @@ from ._common import (
     CommandError,
     Progress,
     api_refusals,
-    checked_container,
     confirm,
     message_json,
     print_json,
     span,
     table,
+    tasks_inspector,
     when,
 )
 
@@ -56,20 +56,16 @@ def register(commands: Any, arguments: list[str]) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..ops import CloudTasksInspector
-
     if args.limit < 0:
         raise CommandError("--limit: must be 0 (all) or more", USAGE)
-    container = checked_container()
-    progress = Progress("listing tasks")
-    try:
-        inspector = CloudTasksInspector(container.settings(), container.tasks_client())
+    with tasks_inspector() as inspector:
         queue = inspector.queue_path(args.queue)
-        with api_refusals():
-            tasks = list(inspector.tasks(args.queue, limit=args.limit, progress=progress))
-    finally:
-        progress.done()
-        container.shutdown_resources()
+        progress = Progress("listing tasks")
+        try:
+            with api_refusals():
+                tasks = list(inspector.tasks(args.queue, limit=args.limit, progress=progress))
+        finally:
+            progress.done()
     if args.json:
         print_json([message_json(task) for task in tasks])
         return 0
@@ -92,11 +88,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace) -> int:
-    from ..ops import CloudTasksInspector
-
-    container = checked_container()
-    try:
-        inspector = CloudTasksInspector(container.settings(), container.tasks_client())
+    with tasks_inspector() as inspector:
         name = inspector.task_path(args.queue, args.task)
         if args.action == "delete":
             confirm(f"delete {name}, unrun?", yes=args.yes)
@@ -107,8 +99,6 @@ def _act(args: argparse.Namespace) -> int:
                 "delete": inspector.delete,
             }
             result = method[args.action](args.queue, args.task)
-    finally:
-        container.shutdown_resources()
     if args.action == "delete":
         if args.json:
             print_json({"deleted": result})

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from google.cloud import tasks_v2
 
+from .._protocol import HOP_BY_HOP_HEADERS
+
 __all__ = [
     "HttpOutcome",
     "encoded_headers",
@@ -85,21 +87,8 @@ def encoded_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [
         (name.encode("ascii"), value.strip(" \t").encode())
         for name, value in headers.items()
-        if name.lower() not in _HOP_BY_HOP
+        if name.lower() not in HOP_BY_HOP_HEADERS
     ]
-
-
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 
 
 async def send_http(

@@ -55,6 +55,7 @@ from .._protocol import (
     DEAD_LETTER_REASON,
     DEAD_LETTER_STATUS,
     DEAD_LETTER_TASK,
+    HOP_BY_HOP_HEADERS,
     QUEUE_NAME,
     TASK_ETA,
 )
@@ -70,20 +71,7 @@ log = logging.getLogger("cloudtasks_kit.worker")
 ERROR_SCOPE_KEY = "cloudtasks_kit.error"
 # Added on the way from Cloud Tasks to the app (hop-by-hop, proxies, Google's front end), not
 # part of the task; a replay gets its own.
-_TRANSPORT_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "via",
-        "forwarded",
-        "x-cloud-trace-context",
-    }
-)
+_TRANSPORT_HEADERS = HOP_BY_HOP_HEADERS | {"via", "forwarded", "x-cloud-trace-context"}
 _TRANSPORT_PREFIXES = ("x-forwarded-",)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _METHODS = {m.name: m for m in tasks_v2.HttpMethod}  # type: ignore[attr-defined]

@@ -113,8 +113,18 @@ _ACTIONS = {
 
 
 @dataclass(frozen=True, slots=True)
-class _QueueView:
+class _Resource:
+    """What every page shows of a queue, a task or a job: its full name and its last id."""
+
     name: str
+
+    @property
+    def id(self) -> str:
+        return self.name.rsplit("/", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _QueueView(_Resource):
     location: str
     state: str
     max_dispatches_per_second: float
@@ -130,31 +140,21 @@ class _QueueView:
     dispatch_rate: float
 
     @property
-    def id(self) -> str:
-        return self.name.rsplit("/", 1)[1]
-
-    @property
     def paused(self) -> bool:
         return self.state == "PAUSED"
 
 
 @dataclass(frozen=True, slots=True)
-class _TaskLine:
-    name: str
+class _TaskLine(_Resource):
     due: float
     dispatch_count: int
     response_count: int
     last_status: int | None
     running: bool
 
-    @property
-    def id(self) -> str:
-        return self.name.rsplit("/", 1)[1]
-
 
 @dataclass(frozen=True, slots=True)
-class _TaskView:
-    name: str
+class _TaskView(_Resource):
     url: str
     method: str
     headers: list[tuple[str, str]]
@@ -173,17 +173,12 @@ class _TaskView:
     running: bool
 
     @property
-    def id(self) -> str:
-        return self.name.rsplit("/", 1)[1]
-
-    @property
     def queue(self) -> str:
         return self.name.rpartition("/tasks/")[0]
 
 
 @dataclass(frozen=True, slots=True)
-class _JobView:
-    name: str
+class _JobView(_Resource):
     description: str
     schedule: str
     time_zone: str
@@ -200,10 +195,6 @@ class _JobView:
     oidc_account: str | None
     retry_count: int
     attempt_deadline: float
-
-    @property
-    def id(self) -> str:
-        return self.name.rsplit("/", 1)[1]
 
     @property
     def location(self) -> str:

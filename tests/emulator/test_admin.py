@@ -127,3 +127,26 @@ def test_a_bad_reset_is_refused_and_changes_nothing(
     assert reason in response.json()["error"]
     assert len(list(client.list_tasks(parent=QUEUE))) == before + 1
     _still_serving(emulator)
+
+
+def test_another_sites_page_can_neither_reset_nor_move_the_clock(
+    emulator: EmulatorProcess,
+) -> None:
+    client = emulator.tasks_client()
+    client.pause_queue(name=QUEUE)
+    client.create_task(
+        parent=QUEUE, task=tasks_v2.Task(http_request={"url": "http://127.0.0.1:9/x"})
+    )
+    tasks = len(list(client.list_tasks(parent=QUEUE)))
+    offset = _clock(emulator)["offset"]
+    cross_site = {"Origin": "https://elsewhere.example", "Content-Type": "text/plain"}
+
+    reset = httpx.post(f"{emulator.http_url}/admin/reset", content=b"{}", headers=cross_site)
+    advance = httpx.post(
+        f"{emulator.http_url}/admin/clock/advance", content=b'{"seconds": 60}', headers=cross_site
+    )
+
+    assert (reset.status_code, advance.status_code) == (403, 403)
+    assert "another site" in reset.json()["error"]
+    assert len(list(client.list_tasks(parent=QUEUE))) == tasks
+    assert _clock(emulator)["offset"] == offset

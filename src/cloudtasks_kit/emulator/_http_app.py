@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from ._checks import MAX_TIMESTAMP
 from ._clock import Clock
 from ._errors import ApiError
+from ._origin import from_another_site
 from ._stats import Stats
 from ._tokens import TokenSigner
 
@@ -46,6 +47,10 @@ _HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND
 
 
 class _BadRequest(Exception):
+    pass
+
+
+class _Forbidden(Exception):
     pass
 
 
@@ -75,6 +80,7 @@ def build_http_app(
         return JSONResponse({"now": clock.now(), "offset": clock.offset})
 
     async def advance_clock(request: Request) -> Response:
+        _refuse_other_sites(request)
         payload = await _json_object(request, required=True)
         _only_keys(payload, {"seconds"})
         seconds = payload.get("seconds")
@@ -90,6 +96,7 @@ def build_http_app(
         return JSONResponse({"now": clock.now(), "offset": clock.offset})
 
     async def reset_state(request: Request) -> Response:
+        _refuse_other_sites(request)
         if reset is None:
             return JSONResponse({"error": "reset is not available"}, status_code=404)
         payload = await _json_object(request, required=False)
@@ -104,6 +111,9 @@ def build_http_app(
 
     async def bad_request(_: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def forbidden(_: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=403)
 
     async def failure(request: Request, exc: Exception) -> Response:
         # A bug of the emulator's own: logged with its traceback; the emulator goes on.
@@ -122,7 +132,7 @@ def build_http_app(
             Route("/admin/reset", reset_state, methods=["POST"]),
             *api_routes,
         ],
-        exception_handlers={_BadRequest: bad_request, Exception: failure},
+        exception_handlers={_BadRequest: bad_request, _Forbidden: forbidden, Exception: failure},
     )
 
 
@@ -144,6 +154,11 @@ async def _json_object(request: Request, *, required: bool) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise _BadRequest("body must be a JSON object")
     return payload
+
+
+def _refuse_other_sites(request: Request) -> None:
+    if from_another_site(request):
+        raise _Forbidden(f"refused from a page of another site ({request.headers['origin']})")
 
 
 def _no_constant(name: str) -> Any:

@@ -209,3 +209,40 @@ def test_a_taken_name_is_a_conflict(http: httpx.Client, queue: str) -> None:
 def test_http_status_of_each_code_is_the_one_google_clients_expect(code: grpc.StatusCode) -> None:
     # api_core gives UNKNOWN and DATA_LOSS no HTTP status; google/rpc/code.proto says 500.
     assert HTTP_STATUS[code] == (exceptions.from_grpc_status(code, "").code or 500)
+
+
+@pytest.mark.parametrize("origin", ["https://elsewhere.example", "null"])
+def test_another_sites_page_cannot_change_anything(
+    emulator: EmulatorProcess, http: httpx.Client, queue: str, origin: str
+) -> None:
+    # A "simple" cross-site POST (text/plain: no CORS preflight) from a page in the browser.
+    created = http.post(f"/v2/{queue}/tasks", json={"task": {"httpRequest": {"url": "http://w/"}}})
+    assert created.status_code == 200, created.text
+    before = emulator_rpcs(emulator.http_url).get("PurgeQueue", 0)
+
+    refused = http.post(
+        f"/v2/{queue}:purge",
+        content="{}",
+        headers={"Origin": origin, "Content-Type": "text/plain"},
+    )
+
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert (error["status"], error["code"]) == ("PERMISSION_DENIED", 403)
+    assert "another site" in error["message"]
+    assert emulator_rpcs(emulator.http_url).get("PurgeQueue", 0) == before  # never reached
+    assert len(http.get(f"/v2/{queue}/tasks").json()["tasks"]) == 1
+
+
+def test_reads_and_the_emulators_own_origin_are_served(
+    emulator: EmulatorProcess, http: httpx.Client, queue: str
+) -> None:
+    elsewhere = {"Origin": "https://elsewhere.example"}
+    own = {"Origin": emulator.http_url}
+
+    read = http.get(f"/v2/{queue}", headers=elsewhere)
+    paused = http.post(f"/v2/{queue}:pause", json={}, headers=own)
+
+    assert read.status_code == 200, read.text
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["state"] == "PAUSED"

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from .._errors import ApiError
 from .._insight import Attempt, QueueCounts
+from .._origin import from_another_site
 from . import _format
 from ._source import ConsoleSource
 
@@ -339,7 +340,7 @@ class _Console:
     # -- actions --------------------------------------------------------------------------
 
     async def act(self, request: Request) -> Response:
-        if not _same_origin(request):
+        if from_another_site(request):
             # Another site's page posting here (a purge, say) from the user's browser.
             return self._render(
                 "error.html", 403, title="Refused", message="an action from another site"
@@ -527,14 +528,6 @@ def _local(target: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
         return "/"
     return target
-
-
-def _same_origin(request: Request) -> bool:
-    """A browser names the page a form was posted from; it must be this server's."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None  # no browser (a script), or an opaque origin: refused
-    return urlsplit(origin).netloc == request.headers.get("host")
 
 
 def _redirect(back: str, **message: str) -> Response:

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from .._errors import HTTP_STATUS, ApiError, invalid_argument
 from .._methods import Api, MethodTable, invoke
+from .._origin import from_another_site
 from .._stats import Stats
 
 __all__ = ["rest_routes"]
@@ -139,6 +140,12 @@ class _Face:
     async def handle(self, request: Request) -> Response:
         path = request.scope["path"]
         try:
+            if from_another_site(request):
+                raise ApiError(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"refused {request.method} {path} from a page of another site "
+                    f"({request.headers['origin']}): clients send no Origin",
+                )
             rule, values = self._match(request.method, path)
             entry = rule.methods.get(rule.rpc)
             if entry is None:

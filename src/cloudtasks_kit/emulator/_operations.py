@@ -3,13 +3,13 @@
 Cloud Tasks' batch methods answer with an operation, which the official clients' ``result()``
 polls with GetOperation until it is done. The emulator finishes a batch before it answers, so
 every operation is done when it is made; GetOperation still finds it afterwards (a client may
-poll, or ask again later), for ``ttl`` seconds of the emulator's clock and among the last
-``limit`` operations, whichever ends first: a long run of batches keeps a bounded memory.
+poll, or ask again later, after a restart too: they are kept in the state file), for ``ttl``
+seconds of the emulator's clock and among the last ``limit`` operations, whichever ends first:
+a long run of batches keeps a bounded store.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import grpc
@@ -20,6 +20,7 @@ from ._clock import Clock
 from ._errors import invalid_argument, not_found, shown
 from ._methods import MethodTable
 from ._names import location_of, new_resource_id
+from ._store import Database
 
 __all__ = ["OperationsApi"]
 
@@ -28,6 +29,16 @@ SERVICE = "google.longrunning.Operations"
 #: How long (emulator seconds) and how many finished operations stay readable.
 DEFAULT_TTL = 3600.0
 DEFAULT_LIMIT = 1000
+
+# seq: the order they were made in (with one ttl for all, the first to expire come first).
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS operations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT UNIQUE NOT NULL,
+    expires REAL NOT NULL,
+    body BLOB NOT NULL
+);
+"""
 
 
 class OperationsApi:
@@ -41,6 +52,7 @@ class OperationsApi:
 
     def __init__(
         self,
+        db: Database,
         clock: Clock,
         rest_transport: type,
         *,
@@ -48,11 +60,11 @@ class OperationsApi:
         limit: int = DEFAULT_LIMIT,
     ) -> None:
         self.rest_transport = rest_transport
+        self._db = db
         self._clock = clock
         self._ttl = ttl
         self._limit = limit
-        # name -> (expires, the serialized Operation): bytes, the smallest form to keep.
-        self._done: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        db.create_tables(_SCHEMA)
 
     def methods(self) -> MethodTable:
         """What the gRPC and REST faces serve (see ``_server``)."""
@@ -73,7 +85,8 @@ class OperationsApi:
     ) -> Any:
         """A done operation in ``location`` (``projects/P/locations/L``), kept for
         GetOperation: its ``metadata`` and either its ``response`` or its ``error`` (a code
-        and a message), all protobuf messages."""
+        and a message), all protobuf messages. Called inside the batch's transaction, it is
+        stored with the batch's changes or not at all."""
         operation = operations_pb2.Operation(
             name=f"{location}/operations/{new_resource_id()}", done=True
         )
@@ -96,25 +109,25 @@ class OperationsApi:
             )
         location_of(location, "name")
         self._expire()
-        kept = self._done.get(name)
-        if kept is None:
+        row = self._db.execute("SELECT body FROM operations WHERE name = ?", (name,)).fetchone()
+        if row is None:
             raise not_found(f"operation {name} does not exist (or finished too long ago)")
-        return operations_pb2.Operation.FromString(kept[1])
+        return operations_pb2.Operation.FromString(row[0])
 
     def clear(self) -> None:
-        self._done.clear()
+        self._db.execute("DELETE FROM operations")
 
     def _keep(self, operation: Any) -> None:
+        # In the caller's transaction, if any: a batch's operation is stored with its tasks.
         self._expire()
-        self._done[operation.name] = (self._clock.now() + self._ttl, operation.SerializeToString())
-        while len(self._done) > self._limit:
-            self._done.popitem(last=False)
+        self._db.execute(
+            "INSERT INTO operations (name, expires, body) VALUES (?, ?, ?)",
+            (operation.name, self._clock.now() + self._ttl, operation.SerializeToString()),
+        )
+        self._db.execute(
+            "DELETE FROM operations WHERE seq <= (SELECT MAX(seq) FROM operations) - ?",
+            (self._limit,),
+        )
 
     def _expire(self) -> None:
-        # Kept in the order they were made, all with the same ttl: the expired ones are first.
-        now = self._clock.now()
-        while self._done:
-            name, (expires, _) = next(iter(self._done.items()))
-            if expires > now:
-                return
-            del self._done[name]
+        self._db.execute("DELETE FROM operations WHERE expires <= ?", (self._clock.now(),))

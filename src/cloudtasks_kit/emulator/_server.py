@@ -105,7 +105,7 @@ class Emulator:
         # One signing secret for the page tokens of both APIs, new with each process.
         tokens = PageTokens()
         # The batch methods' long-running operations, at the path Cloud Tasks' clients poll.
-        operations = OperationsApi(self.clock, CloudTasksApi.rest_transport)
+        operations = OperationsApi(database, self.clock, CloudTasksApi.rest_transport)
         tasks_api = self._tasks_api = CloudTasksApi(
             task_store, self._dispatcher, self.clock, self.stats, config, tokens, operations
         )

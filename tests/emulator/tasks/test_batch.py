@@ -289,7 +289,7 @@ def test_one_batch_is_one_transaction(tmp_path: Path) -> None:
 
 def test_finished_operations_are_kept_for_a_while_and_not_without_bound() -> None:
     clock = Clock()
-    operations = OperationsApi(clock, CloudTasksApi.rest_transport, ttl=60, limit=3)
+    operations = OperationsApi(Database(None), clock, CloudTasksApi.rest_transport, ttl=60, limit=3)
     metadata = tasks_v2.BatchCreateTasksMetadata.pb()()
 
     def read(name: str) -> bool:

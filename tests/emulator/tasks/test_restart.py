@@ -65,6 +65,26 @@ def test_kill_9_and_restart_loses_nothing_and_repeats_nothing(
         assert second.stop() == 0
 
 
+def test_a_batch_operation_is_still_read_after_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "state.sqlite"
+    queue = f"{PARENT}/queues/batch-{uuid.uuid4().hex[:8]}"
+    with EmulatorProcess(data=data) as first:
+        client = first.tasks_client()
+        client.create_queue(parent=PARENT, queue={"name": queue, "state": "PAUSED"})
+        created = client.batch_create_tasks(
+            parent=queue,
+            requests=[{"parent": queue, "task": http_task("http://127.0.0.1:9/kept")}],
+        ).operation
+        first.kill()
+
+    with EmulatorProcess(data=data) as second:
+        read = second.tasks_client().transport.operations_client.get_operation(created.name)
+
+    assert read == created
+    assert read.done
+    assert read.response.type_url.endswith("BatchCreateTasksResponse")
+
+
 def test_default_limits_are_googles(tmp_path: Path) -> None:
     with EmulatorProcess() as emulator:
         client = emulator.tasks_client()

@@ -105,7 +105,7 @@ class CloudTasksApi:
         self._config = config
         self._tokens = tokens or PageTokens()
         # The operations the batch methods answer with (served by their own API, see _server).
-        self._operations = operations or OperationsApi(clock, self.rest_transport)
+        self._operations = operations or OperationsApi(store.database, clock, self.rest_transport)
         self._queues: dict[str, Any] = {}
         for name, body in store.queues():
             self._queues[name] = QueuePb.FromString(body)
@@ -370,11 +370,14 @@ class CloudTasksApi:
                     continue
                 created.append((task, due))
                 response.tasks.append(task)
+            operation = self._batch_operation(
+                "BatchCreateTasks", parent, metadata, response, requests
+            )
         # Scheduled and counted once committed: the dispatcher reads what the store holds.
         for task, due in created:
             self._dispatcher.schedule(parent, task.name, due)
             self._stats.metrics.task_created(parent, _dead_letter_from(task))
-        return self._batch_operation("BatchCreateTasks", parent, metadata, response, requests)
+        return operation
 
     def _insert_task(self, task: Any, parent: str, now: float) -> float:
         """Store a checked task (named: if its name is free; else a new id); its due time."""
@@ -486,7 +489,9 @@ class CloudTasksApi:
                     self._delete_task(name, f"names[{index}]")
                 except ApiError as error:
                     _failed(metadata, index, error)
-        return self._batch_operation("BatchDeleteTasks", parent, metadata, empty_pb2.Empty(), names)
+            return self._batch_operation(
+                "BatchDeleteTasks", parent, metadata, empty_pb2.Empty(), names
+            )
 
     def _delete_task(self, name: str, field: str) -> None:
         parse_task_name(name, field)

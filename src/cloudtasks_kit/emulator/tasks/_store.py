@@ -178,6 +178,11 @@ class TaskStore:
         )
         return [_task_row(found) for found in rows]
 
+    @property
+    def database(self) -> Database:
+        """The state file these tables are in (others keep theirs there too)."""
+        return self._db
+
     def counts(self, queue: str) -> tuple[int, int]:
         """(stored tasks, of which attempted at least once) of ``queue``."""
         return self._counts[queue], len(self._attempted.get(queue, ()))

@@ -476,3 +476,66 @@ def test_any_method_with_a_hostile_name(target: Target, name: str, method: int) 
     ][method]
     target.call(call, request)
     target.still_healthy()
+
+
+@given(data=st.data())
+def test_batch_create_answers_each_request_as_create_task_does(
+    target: Target, data: st.DataObject
+) -> None:
+    # Differential: the same requests, one CreateTask each into one paused queue, and one
+    # BatchCreateTasks into another; each request must fare the same both ways.
+    drawn = data.draw(st.lists(task_requests(target.live_port), min_size=1, max_size=8))
+    # Some sent twice: a named one is then taken (ALREADY_EXISTS) the second time, both ways.
+    drawn += [drawn[i] for i in data.draw(st.lists(st.integers(0, len(drawn) - 1), max_size=3))]
+    single, batched = (f"{PARENT}/queues/batch-{side}-{uuid.uuid4().hex[:12]}" for side in "ab")
+    for queue in (single, batched):
+        target.tasks.create_queue(parent=PARENT, queue={"name": queue}, retry=None, timeout=20)
+        target.tasks.pause_queue(name=queue, retry=None, timeout=20)
+
+    def into(queue: str, request: Any) -> Any:
+        moved = tasks_v2.CreateTaskRequest.pb()()
+        moved.CopyFrom(request)
+        moved.parent = queue
+        if request.task.name.startswith(f"{request.parent}/tasks/"):
+            moved.task.name = queue + request.task.name[len(request.parent) :]
+        return moved
+
+    one_by_one: dict[int, int] = {}  # index -> status code of a refused request
+    created: list[tuple[int, Any]] = []
+    for index, request in enumerate(drawn):
+        try:
+            task = target.tasks.create_task(request=into(single, request), retry=None, timeout=20)
+        except FAILURES as exc:
+            pytest.fail(f"{type(exc).__name__}: {exc.message}\n{target.log_tail()}")
+        except exceptions.GoogleAPICallError as exc:
+            one_by_one[index] = exc.grpc_status_code.value[0] if exc.grpc_status_code else -1
+        else:
+            created.append((index, task))
+    batch = tasks_v2.BatchCreateTasksRequest.pb()(
+        parent=batched, requests=[into(batched, request) for request in drawn]
+    )
+    try:
+        operation = target.tasks.batch_create_tasks(request=batch, retry=None, timeout=20)
+    except exceptions.GoogleAPICallError as exc:
+        pytest.fail(f"the batch itself was refused: {exc}\n{target.log_tail()}")
+
+    answer = operation.operation
+    metadata = tasks_v2.BatchCreateTasksMetadata.pb()()
+    assert answer.done
+    assert answer.metadata.Unpack(metadata)
+    assert {index: status.code for index, status in metadata.failed_requests.items()} == (
+        one_by_one
+    )
+    event(f"batch: {len(one_by_one)} of {len(drawn)} refused")
+    if len(one_by_one) == len(drawn):
+        assert answer.error.code == 10  # ABORTED: none succeeded
+        return
+    response = tasks_v2.BatchCreateTasksResponse.pb()()
+    assert answer.response.Unpack(response)
+    assert len(response.tasks) == len(created)
+    for (index, alone), in_batch in zip(created, response.tasks, strict=True):
+        # The same task, stored the same way, each in its own queue; a caller's id kept.
+        assert tasks_v2.Task.pb(alone).http_request == in_batch.http_request
+        if drawn[index].task.name:
+            assert alone.name.rsplit("/", 1)[1] == in_batch.name.rsplit("/", 1)[1]
+    target.still_healthy()

@@ -70,6 +70,9 @@ def check_finite(value: float, field: str) -> float:
 
 def set_timestamp(stamp: Any, seconds: float) -> None:
     """Write epoch ``seconds`` into ``stamp``, clamped into the range of a Timestamp."""
+    if MIN_TIMESTAMP < seconds < MAX_TIMESTAMP:  # "now" and nearly every other time
+        stamp.FromNanoseconds(round(seconds * _NANOS))
+        return
     nanos = round(min(max(seconds, MIN_TIMESTAMP), MAX_TIMESTAMP + 0.999_999) * _NANOS)
     nanos = min(max(nanos, MIN_TIMESTAMP * _NANOS), MAX_TIMESTAMP * _NANOS + _NANOS - 1)
     stamp.FromNanoseconds(nanos)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ from google.cloud import tasks_v2
 
 from .._protocol import HeaderRules, apply_header_rules, header_problems
 from ._errors import invalid_argument, shown
-from ._http_attempt import encoded_headers
+from ._http_attempt import encoded_headers, method_name
 
 __all__ = ["TargetRules", "check_http_target"]
 
@@ -71,7 +72,7 @@ def check_http_target(http: Any, rules: TargetRules) -> None:
     http.headers.clear()
     http.headers.update(kept)
     # The request as the sender will build it: anything httpx refuses is refused now.
-    problem = _unsendable(_Method(http.http_method).name, url, parsed, encoded_headers(kept))
+    problem = _unsendable(method_name(http.http_method), url, parsed, kept)
     if problem is not None:
         raise invalid_argument(f"{field}: cannot be sent: {problem}")
 
@@ -120,27 +121,26 @@ def _checked_url(url: str) -> httpx.URL | str:
 
 
 # (method, URL, header names, Content-Type) -> why httpx refuses such a request, or None.
-_VERDICTS: dict[tuple[str, str, tuple[bytes, ...], bytes | None], str | None] = {}
+_VERDICTS: dict[tuple[str, str, tuple[str, ...], str | None], str | None] = {}
 _MAX_VERDICTS = 4096
 
 
-def _unsendable(
-    method: str, url: str, parsed: httpx.URL, headers: list[tuple[bytes, bytes]]
-) -> str | None:
+def _unsendable(method: str, url: str, parsed: httpx.URL, headers: Mapping[str, str]) -> str | None:
     """Why httpx would not build this request, or ``None``.
 
     What httpx builds a request from is the method, the URL, the header names and the
     Content-Type (it looks for a multipart boundary there); every other value passes through as
     the bytes it is. So its verdict is kept per those four: most tasks are one route's, with
-    other values in the same headers, and need no request built for them.
+    other values in the same headers, and need no request built (nor headers encoded) for them.
     """
-    names = tuple(name for name, _ in headers)
-    content_type = next((value for name, value in headers if name.lower() == b"content-type"), None)
-    key = (method, url, names, content_type)
+    content_type = next(
+        (value for name, value in headers.items() if name.lower() == "content-type"), None
+    )
+    key = (method, url, tuple(headers), content_type)
     if key in _VERDICTS:
         return _VERDICTS[key]
     try:
-        httpx.Request(method, parsed, headers=headers)
+        httpx.Request(method, parsed, headers=encoded_headers(headers))
         verdict = None
     except Exception as exc:  # whatever it is, the request cannot be sent
         verdict = f"{type(exc).__name__}: {exc}"

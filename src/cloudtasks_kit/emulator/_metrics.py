@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -99,11 +100,17 @@ class Metrics:
             registry=registry,
         )
         self._windows: dict[str, deque[list[int]]] = defaultdict(deque)
+        self._created: dict[str, Any] = {}
 
     # -- what the halves report -----------------------------------------------------------
 
     def task_created(self, queue: str, dead_letter_from: str | None) -> None:
-        self.tasks_created.labels(queue).inc()
+        # Every CreateTask counts: the queue's child kept at hand (labels() validates and
+        # locks on each call; it returns the same child every time).
+        created = self._created.get(queue)
+        if created is None:
+            created = self._created[queue] = self.tasks_created.labels(queue)
+        created.inc()
         if dead_letter_from is not None:
             self.dead_lettered.labels(queue, dead_letter_from).inc()
 

@@ -23,7 +23,6 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
 from opentelemetry.trace import Span
-from proto.datetime_helpers import DatetimeWithNanoseconds  # type: ignore[import-untyped]
 
 from .._binding import BoundRequest
 from .._errors import (
@@ -60,6 +59,7 @@ _TRANSIENT = (
 )
 _FIRST_BACKOFF = 0.1
 _MAX_BACKOFF = 2.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The protobuf class under proto-plus's wrapper. The hot path builds and reads the protobuf
 # messages directly: every proto-plus constructor and attribute read goes through its marshal,
 # which cost as much as binding the arguments (hooks still get a proto-plus request, wrapping
@@ -367,8 +367,9 @@ def _result(
 def delay_result(sent: Any, created: Any) -> DelayResult:
     """What a ``CreateTaskRequest`` (``sent``) created (``created``), both protobuf messages."""
     name: str = created.name
-    # Aware, in UTC already (from_timestamp_pb sets the zone).
-    schedule_time = DatetimeWithNanoseconds.from_timestamp_pb(created.schedule_time)
+    stamp = created.schedule_time
+    # Aware, in UTC; microseconds are all a datetime holds (Cloud Tasks' times have no more).
+    schedule_time = _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
     return DelayResult(
         name, name.rsplit("/", 1)[1], sent.parent, schedule_time, sent.task.http_request.url
     )

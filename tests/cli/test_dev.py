@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -79,17 +80,21 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has stopped; only its parent's wait is missing
 
 
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
+@contextlib.contextmanager
+def _dev_command(
+    app: str, cwd: Path, state: Path
+) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
+    """``cloudtasks-kit dev APP`` run from ``cwd``, its output read line by line; stopped (and
+    its children with it) if the test leaves it running."""
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDTASKS_")}
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "cloudtasks_kit.cli", "dev", "examples.simple.app:app"),
+            *(sys.executable, "-m", "cloudtasks_kit.cli", "dev", app),
             *("--port", str(port), "--emulator-port", "0"),
-            *("--data", str(tmp_path / "state" / "emulator.sqlite")),
+            *("--data", str(state / "emulator.sqlite")),
         ],
-        cwd=ROOT,  # the README's way: from the clone, with its config/
+        cwd=cwd,
         env={**environment, "PYTHONUNBUFFERED": "1"},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -108,6 +113,13 @@ def dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
                 process.kill()
                 process.wait()
         output.reader.join(timeout=30)  # it closes the pipe at its end
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
+    # The README's way: from the clone, with its config/.
+    with _dev_command("examples.simple.app:app", ROOT, tmp_path / "state") as running:
+        yield running
 
 
 def test_one_command_runs_a_protected_task_and_ctrl_c_stops_everything(
@@ -167,3 +179,51 @@ def test_the_state_folder_ignores_itself_in_git(
             ["git", "check-ignore", "-q", ".cloudtasks/emulator.sqlite"], cwd=tmp_path, check=False
         )
     assert git.returncode == 0
+
+
+_JOB = """
+
+@jobs.post("/{name}")
+@scheduled(name="{name}", schedule="{schedule}")
+async def {name}() -> None:
+    pass
+"""
+_APP = """
+from fastapi import APIRouter, FastAPI
+
+from cloudtasks_kit import Container, ScheduledRoute, scheduled
+
+jobs = APIRouter(route_class=ScheduledRoute, prefix="/jobs")
+{jobs}
+
+app = FastAPI()
+app.include_router(jobs)
+container = Container()
+container.bind_app(app)
+"""
+
+
+def test_a_job_added_while_it_runs_is_synced_on_save(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "nightly").mkdir(parents=True)
+    (project / "nightly" / "__init__.py").write_text("")
+    module = project / "nightly" / "app.py"
+    first = _JOB.format(name="first", schedule="0 7 * * *")
+    module.write_text(_APP.format(jobs=first))
+
+    with _dev_command("nightly.app:app", project, tmp_path / "state") as (process, output, _):
+        output.wait_for("[dev] ready")
+        assert any("jobs sync: created" in line and "/jobs/first" in line for line in output.lines)
+
+        second = _JOB.format(name="second", schedule="*/5 * * * *")
+        module.write_text(_APP.format(jobs=first + second))
+
+        output.wait_for("[dev] files changed: syncing queues and schedules again")
+        created = output.wait_for("/jobs/second")
+        assert "jobs sync: created" in created
+        output.wait_for("schedule: '*/5 * * * *'")
+        # Only what changed is said: the first job is neither re-created nor listed again.
+        after = output.lines[output.lines.index(created) - 1 :]
+        assert not any("/jobs/first" in line for line in after)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0

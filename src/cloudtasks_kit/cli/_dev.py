@@ -5,7 +5,9 @@ points the settings at it and at the app (project, emulator host, base URL, the 
 tasks are signed for and the emulator as the issuer the worker trusts, so that routes behind
 ``verify_task_caller`` work as they will on Google), syncs the queues and schedules the code
 declares, runs the app under uvicorn with reload, says where everything listens, and stops
-everything on Ctrl-C.
+everything on Ctrl-C. With reload, a change to the app's package, ``config/`` or ``.env`` also
+syncs the queues and schedules again (in a fresh process, which imports the changed code), so
+a job added or rescheduled in the code is live as soon as the file is saved.
 
 The emulator and uvicorn are child processes (the kit never imports the emulator); the
 settings reach the app as ``CLOUDTASKS_*`` variables, which beat ``.env`` and ``config/``.
@@ -37,6 +39,7 @@ STATE_DIR = Path(".cloudtasks")
 _READY = re.compile(r"emulator ready grpc=(?P<grpc>\S+) http=(?P<http>\S+)")
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
+_WATCH_INTERVAL = 0.5
 # What the settings use when they name none: any id does against the emulator.
 _DEV_PROJECT = "local-dev"
 _DEV_LOCATION = "us-central1"
@@ -82,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     base_url = f"http://{args.host}:{port}"
     _prepare_state(args.data)
     children: list[tuple[str, subprocess.Popen[str]]] = []
+    resync: _ResyncOnChange | None = None
     with _stop_on_signals():
         try:
             emulator = _start_emulator(args)
@@ -93,11 +97,16 @@ def _run(args: argparse.Namespace) -> int:
             uvicorn = _start_uvicorn(args, port)
             children.insert(0, ("app", uvicorn))  # stopped first: no new task mid-shutdown
             answering = _wait_until_answering(base_url, uvicorn)
+            if args.reload:
+                resync = _ResyncOnChange(args.app, _watched(args.app, settings))
+                resync.start()
             _say_where(args, settings, emulator, base_url, answering)
             return _supervise(children)
         except KeyboardInterrupt:
             return 0
         finally:
+            if resync is not None:
+                resync.stop()
             _stop(children)
 
 
@@ -193,8 +202,8 @@ def _start_emulator(args: argparse.Namespace) -> _Emulator:
     return _Emulator(process, found["grpc"], found["http"])
 
 
-def _sync(app: Any) -> None:
-    from ..ops import plan_queues, plan_schedules
+def _sync(app: Any, *, changes_only: bool = False) -> None:
+    from ..ops import Plan, plan_queues, plan_schedules
 
     container = checked_container(app)
     try:
@@ -202,12 +211,99 @@ def _sync(app: Any) -> None:
             plan_queues(container.settings(), container.tasks_client()),
             plan_schedules(container.job_scheduler(), app),
         ):
+            if changes_only:  # what is unchanged has no call to make
+                plan = Plan(plan.kind, [c for c in plan.changes if c.call is not None])
             kind = f"{plan.kind}s sync"
             failures = plan.apply(report=partial(_say_about, kind))
             if failures:
-                _say(f"{kind}: {len(failures)} failed (the app starts anyway)")
+                _say(f"{kind}: {len(failures)} failed (the app runs anyway)")
     finally:
         container.shutdown_resources()
+
+
+def sync_main(spec: str) -> int:
+    """What :class:`_ResyncOnChange` runs in a fresh process: :func:`_sync` for the app as its
+    files are now; one line when that fails (the app's own reload shows its traceback)."""
+    try:
+        _sync(load_app(spec), changes_only=True)
+    except CommandError as exc:
+        _say(f"sync after the change failed: {exc}")
+        return 1
+    except Exception as exc:  # any failure of the user's code or of an RPC: one line
+        _say(f"sync after the change failed: {type(exc).__name__}: {exc}")
+        return 1
+    return 0
+
+
+class _ResyncOnChange:
+    """Sync queues and schedules again whenever a watched file changes (uvicorn reloads the app
+    at the same time). Polls modification times, as uvicorn's own reloader does without
+    watchfiles; a burst of saves is one sync, once the files are still for one interval."""
+
+    def __init__(self, spec: str, watched: list[tuple[Path, str, bool]]) -> None:
+        self._spec = spec
+        self._watched = watched
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dev-resync", daemon=True)
+        self._sync: subprocess.Popen[str] | None = None
+        self._seen: dict[Path, int] = {}
+
+    def start(self) -> None:
+        # The files as they are now, before "ready" is said: a change made after that is seen.
+        self._seen = self._snapshot()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(_STOP_TIMEOUT)
+        sync = self._sync
+        if sync is not None and sync.poll() is None:
+            sync.kill()
+            sync.wait()
+
+    def _run(self) -> None:
+        seen = self._seen
+        while not self._stopped.wait(_WATCH_INTERVAL):
+            now = self._snapshot()
+            if now == seen:
+                continue
+            while not self._stopped.wait(_WATCH_INTERVAL):  # until the saving is over
+                seen, now = now, self._snapshot()
+                if now == seen:
+                    break
+            if not self._stopped.is_set():
+                self._resync()
+
+    def _resync(self) -> None:
+        _say("files changed: syncing queues and schedules again")
+        code = "import sys; from cloudtasks_kit.cli._dev import sync_main; "
+        code += "sys.exit(sync_main(sys.argv[1]))"
+        self._sync = subprocess.Popen(
+            [sys.executable, "-c", code, self._spec], stdin=subprocess.DEVNULL, text=True
+        )
+        self._sync.wait()
+
+    def _snapshot(self) -> dict[Path, int]:
+        times: dict[Path, int] = {}
+        for folder, pattern, recursive in self._watched:
+            for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
+                with suppress(OSError):  # deleted meanwhile: its absence is the change
+                    times[path] = path.stat().st_mtime_ns
+        return times
+
+
+def _watched(spec: str, settings: Any) -> list[tuple[Path, str, bool]]:
+    """(folder, pattern, recursive) of the files whose change calls for a sync: the app's
+    package (the top-level modules only when the app is a module of the project's root, which
+    holds the virtualenv too), the settings' YAML files and ``.env``."""
+    package = _reload_dir(spec)
+    config = settings.config_folder
+    return [
+        (package, "*.py", package != Path(".")),
+        (config, "*.yaml", False),
+        (config, "*.yml", False),
+        (Path("."), ".env", False),
+    ]
 
 
 def _start_uvicorn(args: argparse.Namespace, port: int) -> subprocess.Popen[str]:

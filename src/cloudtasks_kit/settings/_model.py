@@ -49,7 +49,12 @@ from cloudtasks_kit._protocol import (
     QUEUE_PATH,
 )
 
-from ._source_yaml import DEFAULT_ENV, ENV_NAME_PATTERN, LayeredYamlSettingsSource
+from ._source_yaml import (
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_ENV,
+    ENV_NAME_PATTERN,
+    LayeredYamlSettingsSource,
+)
 
 __all__ = [
     "KitSettings",
@@ -375,6 +380,11 @@ class KitSettings(BaseSettings):
         if QUEUE_PATH.fullmatch(value) or QUEUE_ID.fullmatch(value):
             return value
         raise ValueError(f"{value!r} {_NOT_A_QUEUE}")
+
+    @property
+    def config_folder(self) -> Path:
+        """The folder the YAML files are read from (``config_dir``, or ``./config``)."""
+        return Path(self.config_dir) if self.config_dir is not None else DEFAULT_CONFIG_DIR
 
     def queue_path(self, name: str | None = None) -> str:
         """The full Cloud Tasks path of a queue.

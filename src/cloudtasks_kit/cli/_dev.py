@@ -226,6 +226,8 @@ def sync_main(spec: str) -> int:
     files are now; one line when that fails (the app's own reload shows its traceback)."""
     try:
         _sync(load_app(spec), changes_only=True)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the dev command says it
+        return 130
     except CommandError as exc:
         _say(f"sync after the change failed: {exc}")
         return 1
@@ -255,11 +257,10 @@ class _ResyncOnChange:
 
     def stop(self) -> None:
         self._stopped.set()
-        self._thread.join(_STOP_TIMEOUT)
         sync = self._sync
-        if sync is not None and sync.poll() is None:
+        if sync is not None and sync.poll() is None:  # the thread waits on it: end it first
             sync.kill()
-            sync.wait()
+        self._thread.join(_STOP_TIMEOUT)
 
     def _run(self) -> None:
         seen = self._seen

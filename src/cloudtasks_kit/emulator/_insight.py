@@ -4,13 +4,19 @@ many of a queue's tasks wait, run or wait to be retried."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from ._http_attempt import HttpOutcome
+from ._store import Database
 
-__all__ = ["ATTEMPTS_KEPT", "ATTEMPT_COLUMNS", "Attempt", "QueueCounts", "attempts_of"]
+__all__ = [
+    "ATTEMPTS_KEPT",
+    "Attempt",
+    "QueueCounts",
+    "attempts_table",
+    "keep_attempt",
+    "read_attempts",
+]
 
 #: Attempts kept per task or job, the latest: a task retried for days keeps a bounded history.
 ATTEMPTS_KEPT = 20
@@ -68,13 +74,53 @@ class QueueCounts:
         return max(0, self.attempted - self.running)
 
 
-#: The columns both halves keep an attempt in (``task_attempts``, ``job_attempts``), in order.
-ATTEMPT_COLUMNS = "number, at, latency, status, responded, excerpt"
+def attempts_table(table: str) -> str:
+    """The schema of a half's attempts table (``task_attempts``, ``job_attempts``): the same
+    columns for a task's attempts and a job's."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {table} (
+    name TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    at REAL NOT NULL,
+    latency REAL NOT NULL,
+    status INTEGER NOT NULL,
+    responded INTEGER NOT NULL,
+    excerpt TEXT NOT NULL,
+    PRIMARY KEY (name, number)
+) WITHOUT ROWID;
+"""
 
 
-def attempts_of(rows: Iterable[Any]) -> list[Attempt]:
-    """Attempts from rows of :data:`ATTEMPT_COLUMNS`."""
+def read_attempts(db: Database, table: str, name: str) -> list[Attempt]:
+    """The latest attempts of task or job ``name`` in ``table``, the newest first."""
+    rows = db.execute(
+        f"SELECT number, at, latency, status, responded, excerpt FROM {table} "
+        "WHERE name = ? ORDER BY number DESC",
+        (name,),
+    )
     return [
         Attempt(number, at, latency, status, bool(responded), excerpt)
         for number, at, latency, status, responded, excerpt in rows
     ]
+
+
+def keep_attempt(db: Database, table: str, name: str, number: int, attempt: Attempt) -> None:
+    """Keep ``attempt`` of ``name`` in ``table`` as attempt ``number`` (replacing one kept under
+    that number) and drop what is older than the last :data:`ATTEMPTS_KEPT`."""
+    db.execute(
+        f"INSERT OR REPLACE INTO {table} "
+        "(name, number, at, latency, status, responded, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            name,
+            number,
+            attempt.dispatched_at,
+            attempt.latency,
+            attempt.status,
+            int(attempt.responded),
+            attempt.excerpt,
+        ),
+    )
+    if number > ATTEMPTS_KEPT:
+        db.execute(
+            f"DELETE FROM {table} WHERE name = ? AND number <= ?", (name, number - ATTEMPTS_KEPT)
+        )

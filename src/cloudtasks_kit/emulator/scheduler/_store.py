@@ -7,7 +7,7 @@ schedule time of the last run fired, so that no scheduled time ever fires twice;
 
 from __future__ import annotations
 
-from .._insight import ATTEMPT_COLUMNS, ATTEMPTS_KEPT, Attempt, attempts_of
+from .._insight import Attempt, attempts_table, keep_attempt, read_attempts
 from .._store import Database
 
 __all__ = ["JobStore"]
@@ -15,17 +15,7 @@ __all__ = ["JobStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS job_runs (name TEXT PRIMARY KEY, last_fired REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS job_attempts (
-    name TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    at REAL NOT NULL,
-    latency REAL NOT NULL,
-    status INTEGER NOT NULL,
-    responded INTEGER NOT NULL,
-    excerpt TEXT NOT NULL,
-    PRIMARY KEY (name, number)
-) WITHOUT ROWID;
-"""
+""" + attempts_table("job_attempts")
 
 
 class JobStore:
@@ -64,12 +54,7 @@ class JobStore:
 
     def attempts(self, name: str) -> list[Attempt]:
         """The job's latest attempts over all its runs, the newest first."""
-        return attempts_of(
-            self._db.execute(
-                f"SELECT {ATTEMPT_COLUMNS} FROM job_attempts WHERE name = ? ORDER BY number DESC",
-                (name,),
-            )
-        )
+        return read_attempts(self._db, "job_attempts", name)
 
     def record_attempt(self, name: str, attempt: Attempt) -> None:
         """Keep ``attempt`` (its ``number`` is ignored: a job's attempts are numbered over all
@@ -78,23 +63,7 @@ class JobStore:
             (number,) = self._db.execute(
                 "SELECT COALESCE(MAX(number), 0) + 1 FROM job_attempts WHERE name = ?", (name,)
             ).fetchone()
-            self._db.execute(
-                "INSERT INTO job_attempts (name, number, at, latency, status, responded, excerpt) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    number,
-                    attempt.dispatched_at,
-                    attempt.latency,
-                    attempt.status,
-                    int(attempt.responded),
-                    attempt.excerpt,
-                ),
-            )
-            self._db.execute(
-                "DELETE FROM job_attempts WHERE name = ? AND number <= ?",
-                (name, number - ATTEMPTS_KEPT),
-            )
+            keep_attempt(self._db, "job_attempts", name, number, attempt)
 
     def last_fired(self, name: str) -> float | None:
         row = self._db.execute("SELECT last_fired FROM job_runs WHERE name = ?", (name,)).fetchone()

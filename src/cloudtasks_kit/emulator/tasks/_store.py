@@ -11,12 +11,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from .._insight import ATTEMPT_COLUMNS, ATTEMPTS_KEPT, Attempt, attempts_of
+from .._insight import Attempt, attempts_table, keep_attempt, read_attempts
 from .._store import Database
 
 __all__ = ["AttemptOutcome", "TaskRow", "TaskStore"]
 
-_SCHEMA = """
+_SCHEMA = (
+    attempts_table("task_attempts")
+    + """
 CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS queue_tombstones (name TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -36,18 +38,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS task_tombstones (
     name TEXT PRIMARY KEY, expires REAL NOT NULL, reason TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS task_attempts (
-    name TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    at REAL NOT NULL,
-    latency REAL NOT NULL,
-    status INTEGER NOT NULL,
-    responded INTEGER NOT NULL,
-    excerpt TEXT NOT NULL,
-    PRIMARY KEY (name, number)
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_attempts_at ON task_attempts (at);
 """
+)
 
 _TASK_COLUMNS = (
     "name, queue, due, body, named, dispatch_count, response_count, execution_count, "
@@ -189,32 +182,10 @@ class TaskStore:
 
     def attempts(self, name: str) -> list[Attempt]:
         """The task's latest attempts, the newest first (kept after it ended, for a while)."""
-        return attempts_of(
-            self._db.execute(
-                f"SELECT {ATTEMPT_COLUMNS} FROM task_attempts WHERE name = ? ORDER BY number DESC",
-                (name,),
-            )
-        )
+        return read_attempts(self._db, "task_attempts", name)
 
     def record_attempt(self, name: str, attempt: Attempt) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO task_attempts "
-            "(name, number, at, latency, status, responded, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                name,
-                attempt.number,
-                attempt.dispatched_at,
-                attempt.latency,
-                attempt.status,
-                int(attempt.responded),
-                attempt.excerpt,
-            ),
-        )
-        if attempt.number > ATTEMPTS_KEPT:
-            self._db.execute(
-                "DELETE FROM task_attempts WHERE name = ? AND number <= ?",
-                (name, attempt.number - ATTEMPTS_KEPT),
-            )
+        keep_attempt(self._db, "task_attempts", name, attempt.number, attempt)
 
     def pending(self) -> Iterator[tuple[str, str, float]]:
         """(queue, name, due) of every stored task, to rebuild the dispatch schedule."""

@@ -237,3 +237,26 @@ def untyped_job(endpoint: Callable[..., Any], **spec: Any) -> ScheduledJob[...]:
     """``scheduled_job(endpoint, ...)`` without static checking of ``.schedule()``."""
     job: ScheduledJob[...] = scheduled_job(endpoint, **spec)
     return job
+
+
+def synced_project(
+    emulator: Any, folder: Any, monkeypatch: Any, prefix: str, base_yaml: str, *, location: str
+) -> str:
+    """A project of its own on the shared ``emulator``: run from ``folder``, its settings there
+    (``base_yaml`` as base.yaml, an empty dev.yaml, ``CLOUDTASKS_ENV=dev``), its queues synced
+    with ``cloudtasks-kit queues sync``. The project id."""
+    import uuid
+
+    from cloudtasks_kit.cli import main
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("CLOUDTASKS_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("CLOUDTASKS_ENV", "dev")
+    monkeypatch.setenv("CLOUDTASKS_PROJECT", name)
+    monkeypatch.setenv("CLOUDTASKS_LOCATION", location)
+    monkeypatch.setenv("CLOUDTASKS_EMULATOR_HOST", emulator.grpc_target)
+    (folder / "base.yaml").write_text(base_yaml)
+    (folder / "dev.yaml").write_text("")  # CLOUDTASKS_ENV=dev names it: it must exist
+    assert main(["queues", "sync"]) == 0
+    return name

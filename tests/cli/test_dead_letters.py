@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from google.cloud import tasks_v2
 
 from cloudtasks_kit.cli import main
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.support import RecordingWorker
+from tests.support import RecordingWorker, synced_project
 
 LOCATION = "us-central1"
 
@@ -21,24 +20,19 @@ LOCATION = "us-central1"
 def project(
     cloudtasks_emulator: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> str:
-    name = f"letters-{uuid.uuid4().hex[:8]}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CLOUDTASKS_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("CLOUDTASKS_ENV", "dev")
-    monkeypatch.setenv("CLOUDTASKS_PROJECT", name)
-    monkeypatch.setenv("CLOUDTASKS_LOCATION", LOCATION)
-    monkeypatch.setenv("CLOUDTASKS_EMULATOR_HOST", cloudtasks_emulator.grpc_target)
-    (tmp_path / "base.yaml").write_text(
+    return synced_project(
+        cloudtasks_emulator,
+        tmp_path,
+        monkeypatch,
+        "letters",
         """
 queues:
   kitchen: {id: kitchen-orders, dead_letter: dead, retry: {max_attempts: 3}}
   bar: {id: bar-orders, dead_letter: dead, retry: {max_attempts: 3}}
   dead: {id: graveyard}
-"""
+""",
+        location=LOCATION,
     )
-    (tmp_path / "dev.yaml").write_text("")  # CLOUDTASKS_ENV=dev names it: it must exist
-    assert main(["queues", "sync"]) == 0
-    return name
 
 
 def _path(project: str, queue: str) -> str:

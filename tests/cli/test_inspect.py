@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from google.protobuf import timestamp_pb2
 
 from cloudtasks_kit.cli import main
 from cloudtasks_kit.testing import EmulatorProcess
-from tests.support import RecordingWorker
+from tests.support import RecordingWorker, synced_project
 
 LOCATION = "us-central1"
 
@@ -29,21 +28,16 @@ LOCATION = "us-central1"
 def project(
     cloudtasks_emulator: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> str:
-    name = f"inspect-{uuid.uuid4().hex[:8]}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CLOUDTASKS_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("CLOUDTASKS_ENV", "dev")
-    monkeypatch.setenv("CLOUDTASKS_PROJECT", name)
-    monkeypatch.setenv("CLOUDTASKS_LOCATION", LOCATION)
-    monkeypatch.setenv("CLOUDTASKS_EMULATOR_HOST", cloudtasks_emulator.grpc_target)
-    (tmp_path / "base.yaml").write_text(
+    return synced_project(
+        cloudtasks_emulator,
+        tmp_path,
+        monkeypatch,
+        "inspect",
         "queues:\n"
         "  kitchen: {id: kitchen-orders, rate_limits: {max_dispatches_per_second: 5},"
-        " retry: {max_attempts: 3, min_backoff: 1h, max_backoff: 1h}}\n"
+        " retry: {max_attempts: 3, min_backoff: 1h, max_backoff: 1h}}\n",
+        location=LOCATION,
     )
-    (tmp_path / "dev.yaml").write_text("")
-    assert main(["queues", "sync"]) == 0
-    return name
 
 
 @pytest.fixture

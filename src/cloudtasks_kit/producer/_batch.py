@@ -47,9 +47,8 @@ from .._errors import (
     TaskCreateTimeout,
 )
 from .._protocol import MAX_BATCH_CREATE
-from .._rpc import async_call_options, call_options
 from ._bulk import BulkItem, abulk_item, bulk_item
-from ._enqueue import _TRANSIENT, DelayResult, TaskEnqueuer, _Attempts, _queue_of, delay_result
+from ._enqueue import _TRANSIENT, DelayResult, TaskEnqueuer, _Attempts, delay_result
 from ._options import DelayOptions
 from ._tracing import BATCH_TASK_IDS, producer_batch_span
 
@@ -194,7 +193,7 @@ class _Batch:
                     )
                 except api_exceptions.NotFound:
                     call.queue_missing()
-                    self._create_queue(client, call)
+                    self.enqueuer.create_missing_queue(client, call.pending[0].request)
                     continue
                 except api_exceptions.GoogleAPICallError as exc:
                     time.sleep(call.call_failed(exc, client))
@@ -216,7 +215,7 @@ class _Batch:
                     )
                 except api_exceptions.NotFound:
                     call.queue_missing()
-                    await self._acreate_queue(client, call)
+                    await self.enqueuer.acreate_missing_queue(client, call.pending[0].request)
                     continue
                 except api_exceptions.GoogleAPICallError as exc:
                     await asyncio.sleep(call.call_failed(exc, client))
@@ -255,23 +254,6 @@ class _Batch:
             except api_exceptions.GoogleAPICallError as exc:
                 call.poll_failed(exc, operation.name)
         return operation
-
-    def _create_queue(self, client: Any, call: _Call) -> None:
-        request = call.pending[0].request
-        try:
-            with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another
-                client.create_queue(**_queue_of(request), **call_options(self.enqueuer.settings))
-        except api_exceptions.GoogleAPICallError as exc:
-            raise self.enqueuer._queue_error(exc) from None
-
-    async def _acreate_queue(self, client: Any, call: _Call) -> None:
-        request = call.pending[0].request
-        settings = self.enqueuer.settings
-        try:
-            with contextlib.suppress(api_exceptions.Conflict):
-                await client.create_queue(**_queue_of(request), **async_call_options(settings))
-        except api_exceptions.GoogleAPICallError as exc:
-            raise self.enqueuer._queue_error(exc) from None
 
     def _single(self, client: Any, task: _Task) -> Callable[[], DelayResult]:
         """One CreateTask of a request the hooks have already seen (after UNIMPLEMENTED)."""

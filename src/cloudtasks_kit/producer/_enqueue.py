@@ -211,11 +211,7 @@ class TaskEnqueuer:
             return self._create_with_retries(client, request, options)
         except api_exceptions.NotFound:
             self._check_may_create_queue(request)
-        try:
-            with contextlib.suppress(api_exceptions.Conflict):  # created meanwhile by another
-                client.create_queue(**_queue_of(request), **call_options(self.settings))
-        except api_exceptions.GoogleAPICallError as exc:
-            raise self._queue_error(exc) from None
+        self.create_missing_queue(client, request)
         return self._create_with_retries(client, request, options)
 
     async def _acreate(
@@ -225,12 +221,29 @@ class TaskEnqueuer:
             return await self._acreate_with_retries(client, request, options)
         except api_exceptions.NotFound:
             self._check_may_create_queue(request)
+        await self.acreate_missing_queue(client, request)
+        return await self._acreate_with_retries(client, request, options)
+
+    def create_missing_queue(self, client: Any, request: tasks_v2.CreateTaskRequest) -> None:
+        """Create the queue ``request`` goes to (Cloud Tasks said it does not exist, and the
+        settings allow it); one created meanwhile by another process is as good.
+
+        :raises TaskCreateError: the queue could not be created (``TaskCreateUnreachable``
+            when the service does not answer).
+        """
+        try:
+            with contextlib.suppress(api_exceptions.Conflict):
+                client.create_queue(**_queue_of(request), **call_options(self.settings))
+        except api_exceptions.GoogleAPICallError as exc:
+            raise self._queue_error(exc) from None
+
+    async def acreate_missing_queue(self, client: Any, request: tasks_v2.CreateTaskRequest) -> None:
+        """:meth:`create_missing_queue` on the async client."""
         try:
             with contextlib.suppress(api_exceptions.Conflict):
                 await client.create_queue(**_queue_of(request), **async_call_options(self.settings))
         except api_exceptions.GoogleAPICallError as exc:
             raise self._queue_error(exc) from None
-        return await self._acreate_with_retries(client, request, options)
 
     def _queue_error(self, exc: api_exceptions.GoogleAPICallError) -> TaskCreateError:
         if is_unreachable(exc):
